@@ -1,0 +1,94 @@
+"""Start a moto server on 127.0.0.1 for cq-apigw's tests and demo.
+
+moto (5.2.x) evaluates S3 bucket policies, but two gaps make a correct policy behave wrongly:
+it only knows the `StringEquals` condition operator (an unknown operator such as `Bool` is
+ignored, so the standard TLS-only `Deny ... aws:SecureTransport=false` statement matches every
+request), and a statement whose condition does not hold is treated as an explicit DENY instead
+of "does not apply". We fix the emulator, not the product: requests are treated as arriving
+over TLS (every AWS client uses TLS; moto listens on plain http only because it is local),
+`Bool` is evaluated, and unmet conditions make a statement not apply, as in AWS.
+
+Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
+With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
+(and written to --port-file) once the server accepts connections.
+"""
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+
+
+def patch_moto() -> None:
+    from moto.iam import access_control, policy_conditions
+    from moto.s3 import models as s3_models
+
+    def bool_operation(expected, actual: str) -> bool:
+        values = expected if isinstance(expected, list) else [expected]
+        return any(str(v).lower() == str(actual).lower() for v in values)
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", bool_operation)
+
+    original = access_control.IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming=None):
+        if self._statement.get("Condition") and not self._check_conditions(incoming):
+            return access_control.PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming)
+
+    access_control.IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+    def get_permission(self, action: str, resource: str):
+        if self.policy is None:
+            return access_control.PermissionResult.NEUTRAL
+        policy = access_control.IAMPolicy(self.policy.decode())
+        return policy.is_action_permitted(
+            action, resource, incoming_condition_values={"aws:SecureTransport": "true"}
+        )
+
+    s3_models.FakeBucket.get_permission = get_permission
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--port-file")
+    parser.add_argument(
+        "--exit-on-stdin-close",
+        action="store_true",
+        help="stop when stdin closes (tests hold a pipe, so the server dies with them)",
+    )
+    args = parser.parse_args()
+
+    patch_moto()
+    from moto.server import ThreadedMotoServer
+
+    port = args.port or free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=30):
+        pass
+    if args.port_file:
+        with open(args.port_file, "w") as f:
+            f.write(str(port))
+    print(f"PORT={port}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.exit_on_stdin_close:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

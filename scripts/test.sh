@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+#   1. Python test bed (moto, cfn-lint, checkov, cargo-zigbuild) into ./.venv
+#   2. formatting and lints
+#   3. the release Lambda artifact (tests run the real bootstrap and check its glibc needs)
+#   4. every workspace test: unit, moto integration, template lint + deploy, runtime artifact
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+step() { printf '\n==> %s\n' "$*" >&2; }
+t0=$(date +%s)
+
+step "python test bed"
+export CQ_VENV="${CQ_VENV:-$root/.venv}"
+scripts/python-tools.sh >/dev/null
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "release Lambda artifact (scripts/build-lambda.sh)"
+scripts/build-lambda.sh
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test"
+export CQ_BOOTSTRAP_BIN="$root/target/x86_64-unknown-linux-gnu/release/bootstrap"
+export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder.zip"
+cargo test --workspace --no-fail-fast
+
+step "done in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,301 @@
+//! Listing the REST and HTTP stages of a region with the settings the decisions need.
+
+use aws_sdk_apigatewayv2::types::ProtocolType;
+
+use crate::calls::CallLog;
+use crate::clients::Clients;
+use crate::error::Error;
+use crate::model::{ApiType, StageStatus};
+use crate::names::{http_access_log_group, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
+use crate::plan::{self, ALL_METHODS};
+use crate::previous::{AccessLog, RestLogging};
+
+/// A REST stage as read by GetStages.
+#[derive(Clone, Debug)]
+pub(crate) struct RestStage {
+    pub api_id: String,
+    pub api_name: String,
+    pub stage: String,
+    /// The `*/*` method settings (None: no override).
+    pub all_methods: Option<RestLogging>,
+    pub previous_tag: Option<String>,
+}
+
+/// An HTTP stage as read by GetStages.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpStage {
+    pub api_id: String,
+    pub api_name: String,
+    pub stage: String,
+    pub access_log: Option<AccessLog>,
+    pub previous_tag: Option<String>,
+}
+
+impl RestStage {
+    pub(crate) fn status(&self, captured: bool, reason: Option<String>) -> StageStatus {
+        StageStatus {
+            api_type: ApiType::Rest,
+            api_id: self.api_id.clone(),
+            api_name: self.api_name.clone(),
+            stage: self.stage.clone(),
+            captured,
+            log_group: captured.then(|| rest_execution_log_group(&self.api_id, &self.stage)),
+            reason,
+        }
+    }
+
+    /// The call that read this stage (listed first in its outcome).
+    pub(crate) fn read_call(&self) -> (&'static str, &'static str, String) {
+        (
+            "apigateway",
+            "GetStages",
+            format!("restapis/{}", self.api_id),
+        )
+    }
+}
+
+impl HttpStage {
+    pub(crate) fn own_group(&self) -> String {
+        http_access_log_group(&self.api_id, &self.stage)
+    }
+
+    pub(crate) fn is_default_stage(&self) -> bool {
+        self.stage == "$default"
+    }
+
+    pub(crate) fn status(
+        &self,
+        captured: bool,
+        log_group: Option<String>,
+        reason: Option<String>,
+    ) -> StageStatus {
+        StageStatus {
+            api_type: ApiType::Http,
+            api_id: self.api_id.clone(),
+            api_name: self.api_name.clone(),
+            stage: self.stage.clone(),
+            captured,
+            log_group,
+            reason,
+        }
+    }
+
+    pub(crate) fn read_call(&self) -> (&'static str, &'static str, String) {
+        ("apigatewayv2", "GetStages", format!("apis/{}", self.api_id))
+    }
+}
+
+/// Every stage of the region. A failed GetStages for one API is kept in `errors` so the other
+/// APIs are still processed.
+#[derive(Debug, Default)]
+pub(crate) struct Inventory {
+    pub rest: Vec<RestStage>,
+    pub http: Vec<HttpStage>,
+    pub errors: Vec<Error>,
+}
+
+/// List REST and HTTP stages. Fails only when the API lists themselves cannot be read.
+pub(crate) async fn inventory(clients: &Clients, calls: &mut CallLog) -> Result<Inventory, Error> {
+    let mut inv = Inventory::default();
+    list_rest(clients, calls, &mut inv).await?;
+    list_http(clients, calls, &mut inv).await?;
+    Ok(inv)
+}
+
+async fn list_rest(
+    clients: &Clients,
+    calls: &mut CallLog,
+    inv: &mut Inventory,
+) -> Result<(), Error> {
+    let mut apis = Vec::new();
+    let mut position: Option<String> = None;
+    loop {
+        let call = calls.record("apigateway", "GetRestApis", "");
+        let page = clients
+            .apigateway
+            .get_rest_apis()
+            .set_position(position.clone())
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&call, e))?;
+        for api in page.items() {
+            if let Some(id) = api.id() {
+                apis.push((id.to_string(), api.name().unwrap_or_default().to_string()));
+            }
+        }
+        // moto repeats the same position forever on its last page; a repeated token ends too.
+        match page.position() {
+            Some(p) if !p.is_empty() && Some(p) != position.as_deref() => {
+                position = Some(p.to_string())
+            }
+            _ => break,
+        }
+    }
+    for (api_id, api_name) in apis {
+        let call = calls.record("apigateway", "GetStages", &format!("restapis/{api_id}"));
+        match clients
+            .apigateway
+            .get_stages()
+            .rest_api_id(&api_id)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                for s in out.item() {
+                    let Some(stage) = s.stage_name() else {
+                        continue;
+                    };
+                    let all_methods = s
+                        .method_settings()
+                        .and_then(|m| m.get(ALL_METHODS))
+                        .map(|m| plan::rest_logging(m.logging_level(), m.data_trace_enabled()));
+                    inv.rest.push(RestStage {
+                        api_id: api_id.clone(),
+                        api_name: api_name.clone(),
+                        stage: stage.to_string(),
+                        all_methods,
+                        previous_tag: s.tags().and_then(|t| t.get(PREVIOUS_LOGGING_TAG)).cloned(),
+                    });
+                }
+            }
+            Err(e) => inv.errors.push(Error::aws(&call, e)),
+        }
+    }
+    Ok(())
+}
+
+async fn list_http(
+    clients: &Clients,
+    calls: &mut CallLog,
+    inv: &mut Inventory,
+) -> Result<(), Error> {
+    let mut apis = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let call = calls.record("apigatewayv2", "GetApis", "");
+        let page = clients
+            .apigatewayv2
+            .get_apis()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| Error::aws(&call, e))?;
+        for api in page.items() {
+            // WebSocket APIs log differently (no request/response model): not captured.
+            if api.protocol_type() != Some(&ProtocolType::Http) {
+                continue;
+            }
+            if let Some(id) = api.api_id() {
+                apis.push((id.to_string(), api.name().unwrap_or_default().to_string()));
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    for (api_id, api_name) in apis {
+        let mut token: Option<String> = None;
+        loop {
+            let call = calls.record("apigatewayv2", "GetStages", &format!("apis/{api_id}"));
+            let page = match clients
+                .apigatewayv2
+                .get_stages()
+                .api_id(&api_id)
+                .set_next_token(token.clone())
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    inv.errors.push(Error::aws(&call, e));
+                    break;
+                }
+            };
+            for s in page.items() {
+                let Some(stage) = s.stage_name() else {
+                    continue;
+                };
+                let access_log = s.access_log_settings().and_then(|a| {
+                    Some(AccessLog {
+                        destination_arn: a.destination_arn().filter(|d| !d.is_empty())?.to_string(),
+                        format: a.format().unwrap_or_default().to_string(),
+                    })
+                });
+                inv.http.push(HttpStage {
+                    api_id: api_id.clone(),
+                    api_name: api_name.clone(),
+                    stage: stage.to_string(),
+                    access_log,
+                    previous_tag: s.tags().and_then(|t| t.get(PREVIOUS_LOGGING_TAG)).cloned(),
+                });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
+                    token = Some(t.to_string())
+                }
+                _ => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the account's CloudWatch role is set (REST stages cannot log without it).
+pub(crate) async fn account_role(
+    clients: &Clients,
+    calls: &mut CallLog,
+) -> Result<Option<String>, Error> {
+    let call = calls.record("apigateway", "GetAccount", "");
+    let account = clients
+        .apigateway
+        .get_account()
+        .send()
+        .await
+        .map_err(|e| Error::aws(&call, e))?;
+    Ok(account
+        .cloudwatch_role_arn()
+        .filter(|r| !r.is_empty())
+        .map(str::to_string))
+}
+
+/// Read-only status of every stage.
+pub(crate) async fn discover(clients: &Clients) -> Result<Vec<StageStatus>, Error> {
+    let mut calls = CallLog::default();
+    let mut inv = inventory(clients, &mut calls).await?;
+    if let Some(e) = inv.errors.drain(..).next() {
+        return Err(e);
+    }
+    let role = if inv.rest.is_empty() {
+        None
+    } else {
+        account_role(clients, &mut calls).await?
+    };
+    let mut out = Vec::with_capacity(inv.rest.len() + inv.http.len());
+    for s in &inv.rest {
+        out.push(rest_status(s, role.is_some()));
+    }
+    for s in &inv.http {
+        let (captured, group, reason) = plan::http_status(s.access_log.as_ref(), &s.own_group());
+        let reason = if !captured && s.is_default_stage() && s.access_log.is_none() {
+            Some(plan::DEFAULT_STAGE_REASON.to_string())
+        } else {
+            reason
+        };
+        out.push(s.status(captured, group, reason));
+    }
+    Ok(out)
+}
+
+/// A REST stage's status from its settings and whether the account can write its logs.
+pub(crate) fn rest_status(stage: &RestStage, has_role: bool) -> StageStatus {
+    if !has_role {
+        return stage.status(false, Some(plan::NO_ROLE_REASON.to_string()));
+    }
+    if plan::is_rest_captured(stage.all_methods.as_ref()) {
+        stage.status(true, None)
+    } else {
+        stage.status(false, Some(plan::REST_NOT_LOGGING_REASON.to_string()))
+    }
+}

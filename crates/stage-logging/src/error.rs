@@ -1,0 +1,45 @@
+//! One error type for the crate: every failure is an AWS call that went wrong, named by the call.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An AWS API call failed (after the SDK's retries).
+    #[error("{call} failed: {message}")]
+    Aws {
+        /// e.g. `apigateway:UpdateStage restapis/abc/stages/prod`
+        call: String,
+        /// The AWS error code, when the service sent one (e.g. `TooManyRequestsException`).
+        code: Option<String>,
+        message: String,
+    },
+    /// The previous-settings tag on a stage cannot be read back.
+    #[error("stage {stage}: the recorded previous logging settings cannot be read: {message}")]
+    PreviousSettings { stage: String, message: String },
+}
+
+impl Error {
+    pub(crate) fn aws<E, R>(call: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        Error::Aws {
+            call: call.to_owned(),
+            code,
+            // DisplayErrorContext walks the source chain: the plain Display says only "service error".
+            message: DisplayErrorContext(&err).to_string(),
+        }
+    }
+
+    /// The AWS error code, if any.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => code.as_deref(),
+            Error::PreviousSettings { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Turn Cequence log capture on and off for the API Gateway stages of one account and region.
+//!
+//! The CLI (`enable`, `disable`, `status`) and the forwarder (custom resource, log discovery)
+//! share this one implementation so the two can never disagree on where logs land or how a
+//! customer's previous settings are kept. Pure decisions (what to change, the previous-settings
+//! tag, the access log format) live in `plan`, `previous` and `access_format`; the modules
+//! `discovery`, `rest` and `http` make the calls.
+
+mod access_format;
+mod calls;
+mod clients;
+mod discovery;
+mod error;
+mod http;
+mod log_groups;
+mod model;
+mod names;
+mod plan;
+mod previous;
+mod reconcile;
+mod rest;
+
+pub use access_format::{access_log_format, check_access_log_format, FormatCheck, REQUIRED_FIELDS};
+pub use clients::{retry_config, Clients, MAX_ATTEMPTS};
+pub use error::Error;
+pub use model::{Action, ApiType, CaptureSettings, Report, StageOutcome, StageStatus};
+pub use names::{
+    http_access_log_group, http_stage_arn, rest_execution_log_group, rest_stage_arn,
+    HTTP_ACCESS_LOG_GROUP_PREFIX, PREVIOUS_LOGGING_TAG,
+};
+pub use previous::{AccessLog, PreviousLogging, RestLogging};
+
+/// Retention (days) for log groups this library creates; enough for the forwarder to catch up
+/// after an outage, short enough not to pile up cost.
+pub const CREATED_GROUP_RETENTION_DAYS: i32 = 7;
+
+/// How many stages are changed at a time: API Gateway's control-plane quotas are per account.
+pub const STAGE_CONCURRENCY: usize = 2;
+
+/// Read-only: every REST/HTTP stage in the client's region with its capture state and the log group to read.
+pub async fn discover(clients: &Clients) -> Result<Vec<StageStatus>, Error> {
+    discovery::discover(clients).await
+}
+
+/// Bring every stage to the desired state: capture where its type is enabled, restore where disabled.
+pub async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> Report {
+    reconcile::reconcile(clients, settings).await
+}
+
+/// Restore every stage this library captured (custom-resource Delete, `disable --destroy`).
+pub async fn restore_all(clients: &Clients) -> Report {
+    reconcile::restore_all(clients).await
+}

@@ -1,0 +1,131 @@
+//! The public result types: what the CLI prints and the forwarder reads.
+
+use serde::Serialize;
+
+/// What the caller wants for the stages of one account and region.
+#[derive(Clone, Debug)]
+pub struct CaptureSettings {
+    /// Capture REST API stages (template parameter CequenceRestApiEnabled).
+    pub rest_enabled: bool,
+    /// Capture HTTP API stages (template parameter CequenceHttpApiEnabled).
+    pub http_enabled: bool,
+    /// Also capture the `$default` stage of HTTP APIs (excluded by default, SPEC §5).
+    pub include_http_default_stage: bool,
+    /// Role API Gateway uses to write execution logs; set on the account only when it has none.
+    pub cloudwatch_role_arn: Option<String>,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        Self {
+            rest_enabled: true,
+            http_enabled: true,
+            include_http_default_stage: false,
+            cloudwatch_role_arn: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiType {
+    Rest,
+    Http,
+}
+
+impl std::fmt::Display for ApiType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ApiType::Rest => "rest",
+            ApiType::Http => "http",
+        })
+    }
+}
+
+/// One stage and whether its logs reach a group the forwarder reads.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StageStatus {
+    pub api_type: ApiType,
+    pub api_id: String,
+    pub api_name: String,
+    pub stage: String,
+    /// True when the stage logs what the forwarder needs into `log_group`.
+    pub captured: bool,
+    /// The log group the forwarder reads for this stage (set when `captured`).
+    pub log_group: Option<String>,
+    /// Why the stage is not captured (or why it is read from the customer's own group).
+    pub reason: Option<String>,
+}
+
+/// What happened to one stage.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub enum Action {
+    /// Logging was turned on (or the customer's compatible logging adopted with a change elsewhere).
+    Captured,
+    /// The settings recorded before capture were put back.
+    Restored,
+    /// Already in the desired state: only read calls were made.
+    Unchanged,
+    /// Out of scope (e.g. `$default` HTTP stage) or cannot be captured without taking the
+    /// customer's logs away; `stage.reason` says why.
+    Skipped,
+    /// An AWS call failed; `error` holds it. Other stages were still processed.
+    Failed,
+}
+
+/// One stage's result, with every API call made for it (read and write) in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageOutcome {
+    pub stage: StageStatus,
+    pub action: Action,
+    pub error: Option<String>,
+    /// e.g. `apigateway:GetStage restapis/abc/stages/prod`; mutating calls are listed too.
+    pub calls: Vec<String>,
+}
+
+impl StageOutcome {
+    /// The calls in `calls` that changed something (not Get/List/Describe).
+    pub fn mutating_calls(&self) -> impl Iterator<Item = &str> {
+        self.calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| crate::calls::is_mutating(c))
+    }
+}
+
+/// The result of `reconcile` / `restore_all` for one account and region.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub outcomes: Vec<StageOutcome>,
+    /// Calls not tied to one stage (listing APIs, the account's CloudWatch role), in order.
+    pub account_calls: Vec<String>,
+    /// Failures that hit no single stage (e.g. an API list that could not be read): those
+    /// stages are absent from `outcomes`, so the failure must still be visible.
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// Stages whose processing failed, plus failures outside any stage (`errors`).
+    pub fn failed(&self) -> usize {
+        self.count(Action::Failed) + self.errors.len()
+    }
+
+    /// Stages that were changed (captured or restored).
+    pub fn changed(&self) -> usize {
+        self.count(Action::Captured) + self.count(Action::Restored)
+    }
+
+    /// Every mutating call made, in stage order (for the closing note).
+    pub fn mutating_calls(&self) -> Vec<&str> {
+        self.account_calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| crate::calls::is_mutating(c))
+            .chain(self.outcomes.iter().flat_map(StageOutcome::mutating_calls))
+            .collect()
+    }
+
+    fn count(&self, action: Action) -> usize {
+        self.outcomes.iter().filter(|o| o.action == action).count()
+    }
+}

@@ -1,0 +1,303 @@
+//! Command-line arguments (SPEC §3).
+//!
+//! Only the shape of the command line lives here: clap parses it, and `config::load` turns it
+//! plus the environment and the `.env` file into a validated `Config`. Keeping the two apart
+//! lets the configuration layering be unit-tested without building a command line.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Connect Amazon API Gateway to Cequence Unified API Protection.
+///
+/// Deploys, updates, disables and inspects the CloudFormation StackSet that captures API
+/// Gateway logs and forwards them to the Cequence Edge. Configuration comes from flags, then
+/// `CEQUENCE_*` environment variables, then the `.env` file, then built-in defaults.
+#[derive(Debug, Parser)]
+#[command(name = "cq-apigw", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts, so `cq-apigw status --profile x` works as well as
+/// `cq-apigw --profile x status`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Configuration file with `cequence_*` variables [default: ./.env, if it exists].
+    /// `accounts-config.csv` is read from the same directory.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// AWS named profile (otherwise the default credential chain: env, profile, SSO, IMDS).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Home region, where the StackSet lives (otherwise the SDK's region resolution).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (e.g. a local emulator); `AWS_ENDPOINT_URL` also works.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr: no progress, no notes.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Never use colours (also honoured: the `NO_COLOR` environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy or update the integration: artifact buckets, stage logging, StackSet and its
+    /// instances for every target account and region. Idempotent: a second run with nothing
+    /// changed makes no change.
+    Enable(EnableArgs),
+    /// Stop capturing (REST/HTTP capture set to false on the selected instances), or with
+    /// `--destroy` delete the stack instances, the StackSet and optionally the buckets.
+    Disable(DisableArgs),
+    /// Show the StackSet, its stack instances, the artifact buckets and, per region, the API
+    /// stages and whether their logging is captured.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EnableArgs {
+    /// Comma-separated regions, or `all`; overrides `cequence_aws_regions`.
+    #[arg(long, value_name = "r1,r2")]
+    pub regions: Option<String>,
+
+    /// Print the plan (what would be created, updated, added) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Never prompt (implied by `CI=true`).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Return once the StackSet operations are submitted, without waiting for them.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Result format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DisableArgs {
+    /// Comma-separated regions, or `all`; overrides `cequence_aws_regions`.
+    #[arg(long, value_name = "r1,r2")]
+    pub regions: Option<String>,
+
+    /// Comma-separated account ids to disable (default: every target account).
+    #[arg(long, value_name = "ID,ID")]
+    pub accounts: Option<String>,
+
+    /// Delete all stack instances and the StackSet (and the buckets when
+    /// `cequence_cfn_auto_delete_from_s3=true`).
+    #[arg(long)]
+    pub destroy: bool,
+
+    /// Never prompt (implied by `CI=true`).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Result format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Comma-separated regions, or `all`; overrides `cequence_aws_regions`.
+    #[arg(long, value_name = "r1,r2")]
+    pub regions: Option<String>,
+
+    /// Result format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document, nothing else on stdout.
+    Json,
+}
+
+impl EnableArgs {
+    /// `--yes`, or running under CI where nobody can answer a prompt.
+    pub fn assume_yes(&self) -> bool {
+        self.yes || running_in_ci()
+    }
+}
+
+impl DisableArgs {
+    /// `--yes`, or running under CI where nobody can answer a prompt.
+    pub fn assume_yes(&self) -> bool {
+        self.yes || running_in_ci()
+    }
+}
+
+impl Command {
+    /// The subcommand's `--regions`, which overrides `cequence_aws_regions`.
+    pub fn regions(&self) -> Option<&str> {
+        match self {
+            Command::Enable(a) => a.regions.as_deref(),
+            Command::Disable(a) => a.regions.as_deref(),
+            Command::Status(a) => a.regions.as_deref(),
+        }
+    }
+
+    /// The subcommand's `--output`.
+    pub fn output(&self) -> OutputFormat {
+        match self {
+            Command::Enable(a) => a.output,
+            Command::Disable(a) => a.output,
+            Command::Status(a) => a.output,
+        }
+    }
+}
+
+fn running_in_ci() -> bool {
+    is_ci_value(std::env::var("CI").ok().as_deref())
+}
+
+/// CI systems set `CI=true` (GitHub, GitLab, CircleCI…) and a few `CI=1`.
+fn is_ci_value(value: Option<&str>) -> bool {
+    matches!(
+        value.map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Some("true" | "1")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("cq-apigw").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn enable_flags_parse() {
+        let cli = parse(&[
+            "enable",
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--dry-run",
+            "--yes",
+            "--no-wait",
+            "--output",
+            "json",
+        ]);
+        let Command::Enable(a) = cli.command else {
+            panic!("expected enable")
+        };
+        assert_eq!(a.regions.as_deref(), Some("us-east-1,eu-west-1"));
+        assert!(a.dry_run && a.yes && a.no_wait);
+        assert_eq!(a.output, OutputFormat::Json);
+    }
+
+    #[test]
+    fn disable_flags_parse() {
+        let cli = parse(&["disable", "--accounts", "111111111111", "--destroy", "-y"]);
+        let Command::Disable(a) = cli.command else {
+            panic!("expected disable")
+        };
+        assert_eq!(a.accounts.as_deref(), Some("111111111111"));
+        assert!(a.destroy && a.yes);
+        assert_eq!(a.output, OutputFormat::Text);
+    }
+
+    #[test]
+    fn global_flags_work_before_and_after_the_subcommand() {
+        let before = parse(&[
+            "--env-file",
+            "x.env",
+            "--profile",
+            "p",
+            "--region",
+            "eu-west-1",
+            "status",
+        ]);
+        let after = parse(&[
+            "status",
+            "--env-file",
+            "x.env",
+            "--profile",
+            "p",
+            "--region",
+            "eu-west-1",
+            "--endpoint-url",
+            "http://127.0.0.1:5000",
+            "-vv",
+            "--no-color",
+        ]);
+        for cli in [&before, &after] {
+            assert_eq!(
+                cli.global.env_file.as_deref(),
+                Some(std::path::Path::new("x.env"))
+            );
+            assert_eq!(cli.global.profile.as_deref(), Some("p"));
+            assert_eq!(cli.global.region.as_deref(), Some("eu-west-1"));
+        }
+        assert_eq!(after.global.verbose, 2);
+        assert!(after.global.no_color);
+        assert_eq!(
+            after.global.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+    }
+
+    #[test]
+    fn quiet_and_verbose_conflict() {
+        assert!(Cli::try_parse_from(["cq-apigw", "-q", "-v", "status"]).is_err());
+    }
+
+    #[test]
+    fn unknown_output_format_is_rejected() {
+        assert!(Cli::try_parse_from(["cq-apigw", "status", "--output", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn dry_run_is_only_for_enable() {
+        assert!(Cli::try_parse_from(["cq-apigw", "status", "--dry-run"]).is_err());
+    }
+
+    #[test]
+    fn command_exposes_regions_and_output() {
+        let cli = parse(&["status", "--regions", "all", "--output", "json"]);
+        assert_eq!(cli.command.regions(), Some("all"));
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+    }
+
+    #[test]
+    fn ci_values() {
+        assert!(is_ci_value(Some("true")));
+        assert!(is_ci_value(Some("TRUE")));
+        assert!(is_ci_value(Some("1")));
+        assert!(!is_ci_value(Some("false")));
+        assert!(!is_ci_value(Some("")));
+        assert!(!is_ci_value(None));
+    }
+}

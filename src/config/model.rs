@@ -1,0 +1,124 @@
+//! The validated configuration every command works from.
+//!
+//! Loading (flags > environment > `.env` > defaults) and validation live beside this file;
+//! this module only holds the result, so the AWS side can depend on it without caring where a
+//! value came from.
+
+use std::fmt;
+
+/// Which regions to work in, before discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionSelection {
+    /// Every region enabled for the account (opt-in status checked by the caller).
+    All,
+    /// An explicit list, in the order given, without duplicates.
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentType {
+    CloudFormation,
+    Terraform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// A value that must never be printed: `Debug` and `Display` show `****`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The real value, for the one place that hands it to AWS (a NoEcho parameter).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// The StackSet permission model follows from the deployment kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionModel {
+    /// AWS Organizations: targets are OUs, bucket access by `aws:PrincipalOrgID`.
+    ServiceManaged,
+    /// Listed accounts: targets are account ids, bucket access for exactly those accounts.
+    SelfManaged,
+}
+
+/// Everything a command needs, validated. Built by `config::load`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub is_organization_deployment: bool,
+    pub is_multi_account_deployment: bool,
+    pub deployment_type: DeploymentType,
+    pub auto_upload_to_s3: bool,
+    pub auto_delete_from_s3: bool,
+    pub regions: RegionSelection,
+    pub auto_install_dependencies: bool,
+    pub rest_api_enabled: bool,
+    pub http_api_enabled: bool,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub auth_endpoint: String,
+    pub edge_endpoint: String,
+    pub lambda_log_level: LogLevel,
+    pub supported_content_types_regex: String,
+    pub unsupported_static_extensions_regex: String,
+    /// Empty string in the template parameter when `None` (the template then creates the role).
+    pub lambda_role_arn: Option<String>,
+    pub apigw_cloudwatch_role_arn: Option<String>,
+    pub scheduler_role_arn: Option<String>,
+    pub stackset_name: String,
+    /// From `cequence_target_accounts` and `accounts-config.csv`, deduplicated, in order.
+    pub target_accounts: Vec<String>,
+    pub target_ous: Vec<String>,
+    /// `None` = `arn:<partition>:iam::<caller>:role/AWSCloudFormationStackSetAdministrationRole`,
+    /// resolved once the caller is known.
+    pub stackset_admin_role_arn: Option<String>,
+    pub stackset_execution_role_name: String,
+}
+
+impl Config {
+    pub fn permission_model(&self) -> PermissionModel {
+        if self.is_organization_deployment {
+            PermissionModel::ServiceManaged
+        } else {
+            PermissionModel::SelfManaged
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Parsers for single configuration values. Each returns the typed value, or the text that
+//! tells the user what is allowed; the caller adds the key and the value to the message.
+
+use super::model::{DeploymentType, LogLevel, RegionSelection};
+use super::regions::{check_region, ALL};
+
+/// `true`/`false`, and also `yes`/`no`, `1`/`0` (any case): the vendor bundle writes
+/// `true`/`false`, shell users habitually write the others, and none of them is ambiguous.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err("expected true or false (also accepted: yes/no, 1/0)".into()),
+    }
+}
+
+pub fn parse_deployment_type(s: &str) -> Result<DeploymentType, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "cloudformation" => Ok(DeploymentType::CloudFormation),
+        "terraform" => Ok(DeploymentType::Terraform),
+        _ => Err("expected cloudformation or terraform".into()),
+    }
+}
+
+pub fn parse_log_level(s: &str) -> Result<LogLevel, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "error" => Ok(LogLevel::Error),
+        "warn" | "warning" => Ok(LogLevel::Warn),
+        "info" => Ok(LogLevel::Info),
+        "debug" => Ok(LogLevel::Debug),
+        "trace" => Ok(LogLevel::Trace),
+        _ => Err("expected one of error, warn, info, debug, trace".into()),
+    }
+}
+
+/// The items of a comma list, trimmed, empty items (e.g. a trailing comma) dropped.
+pub fn split_list(s: &str) -> Vec<&str> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect()
+}
+
+/// Append `items` to `into`, skipping ones already present: order is kept, so the first
+/// mention wins.
+pub fn push_unique(into: &mut Vec<String>, items: impl IntoIterator<Item = String>) {
+    for item in items {
+        if !into.contains(&item) {
+            into.push(item);
+        }
+    }
+}
+
+/// `all`, or a comma list of known region codes (deduplicated, in order).
+pub fn parse_regions(s: &str) -> Result<RegionSelection, String> {
+    let items = split_list(s);
+    if items.is_empty() {
+        return Err("expected `all` or a comma list of regions like us-east-1,eu-west-1".into());
+    }
+    if items.iter().any(|i| i.eq_ignore_ascii_case(ALL)) {
+        return if items.len() == 1 {
+            Ok(RegionSelection::All)
+        } else {
+            Err("`all` cannot be combined with a list of regions".into())
+        };
+    }
+    let mut regions = Vec::new();
+    for item in items {
+        check_region(item)?;
+        push_unique(&mut regions, [item.to_string()]);
+    }
+    Ok(RegionSelection::List(regions))
+}
+
+/// A 12-digit AWS account id.
+pub fn check_account_id(s: &str) -> Result<(), String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not an AWS account id (12 digits)"))
+    }
+}
+
+/// A comma list of account ids, deduplicated.
+pub fn parse_accounts(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        check_account_id(item)?;
+        push_unique(&mut out, [item.to_string()]);
+    }
+    Ok(out)
+}
+
+/// An Organizations OU id (`ou-` root part `-` 8–32 chars) or root id (`r-` 4–32 chars),
+/// the patterns the Organizations API documents.
+pub fn check_org_target(s: &str) -> Result<(), String> {
+    let lower_alnum = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let ok = if let Some(rest) = s.strip_prefix("ou-") {
+        match rest.split_once('-') {
+            Some((root, ou)) => {
+                (4..=32).contains(&root.len())
+                    && (8..=32).contains(&ou.len())
+                    && lower_alnum(root)
+                    && lower_alnum(ou)
+            }
+            None => false,
+        }
+    } else if let Some(root) = s.strip_prefix("r-") {
+        (4..=32).contains(&root.len()) && lower_alnum(root)
+    } else {
+        false
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not an organizational unit id (ou-xxxx-yyyyyyyy) or root id (r-xxxx)"
+        ))
+    }
+}
+
+pub fn parse_org_targets(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        check_org_target(item)?;
+        push_unique(&mut out, [item.to_string()]);
+    }
+    Ok(out)
+}
+
+/// An https URL with a host. Plain http is allowed only for localhost/127.0.0.1/[::1], so a
+/// local stand-in can be used in tests without ever sending a token in clear over a network.
+pub fn parse_endpoint(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("not a valid URL ({e}); expected https://host/path"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| "the URL has no host; expected https://host/path".to_string())?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must not embed credentials".into());
+    }
+    match url.scheme() {
+        "https" => Ok(s.to_string()),
+        "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => Ok(s.to_string()),
+        _ => Err("expected an https:// URL (http:// only for localhost or 127.0.0.1)".into()),
+    }
+}
+
+/// A regular expression in Rust `regex` syntax (the forwarder compiles it with that crate).
+pub fn check_regex(s: &str) -> Result<(), String> {
+    regex::Regex::new(s)
+        .map(|_| ())
+        .map_err(|e| format!("not a valid regular expression (Rust regex syntax): {e}"))
+}
+
+/// An IAM role ARN, in any partition: `arn:<partition>:iam::<12 digits>:role/<path/name>`.
+pub fn check_role_arn(s: &str) -> Result<(), String> {
+    let err = || format!("`{s}` is not an IAM role ARN (arn:aws:iam::123456789012:role/Name)");
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return Err(err());
+    };
+    let partition_ok = partition == "aws"
+        || partition.strip_prefix("aws-").is_some_and(|p| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        });
+    let name_ok = resource.strip_prefix("role/").is_some_and(|n| {
+        !n.is_empty()
+            && !n.ends_with('/')
+            && n.len() <= 512
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
+    });
+    if arn == "arn"
+        && partition_ok
+        && service == "iam"
+        && region.is_empty()
+        && check_account_id(account).is_ok()
+        && name_ok
+    {
+        Ok(())
+    } else {
+        Err(err())
+    }
+}
+
+/// An IAM role name (what CloudFormation expects for the StackSet execution role).
+pub fn check_role_name(s: &str) -> Result<(), String> {
+    if !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        Ok(())
+    } else {
+        Err("expected an IAM role name: 1-64 of A-Z a-z 0-9 _+=,.@-".into())
+    }
+}
+
+/// A StackSet name as CloudFormation accepts it.
+pub fn check_stackset_name(s: &str) -> Result<(), String> {
+    let mut chars = s.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if first_ok && s.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(())
+    } else {
+        Err("expected a letter then letters, digits and hyphens (at most 128)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for t in ["true", "TRUE", " True ", "yes", "1"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["false", "False", "no", "0"] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        for bad in ["ture", "on", "2", "y"] {
+            assert!(parse_bool(bad).unwrap_err().contains("true or false"));
+        }
+    }
+
+    #[test]
+    fn deployment_types_and_log_levels() {
+        assert_eq!(
+            parse_deployment_type("CloudFormation"),
+            Ok(DeploymentType::CloudFormation)
+        );
+        assert_eq!(
+            parse_deployment_type("terraform"),
+            Ok(DeploymentType::Terraform)
+        );
+        assert!(parse_deployment_type("cdk").is_err());
+        assert_eq!(parse_log_level("INFO"), Ok(LogLevel::Info));
+        assert_eq!(parse_log_level("warning"), Ok(LogLevel::Warn));
+        assert!(parse_log_level("verbose")
+            .unwrap_err()
+            .contains("error, warn"));
+    }
+
+    #[test]
+    fn regions() {
+        assert_eq!(parse_regions("all"), Ok(RegionSelection::All));
+        assert_eq!(parse_regions(" ALL "), Ok(RegionSelection::All));
+        assert_eq!(
+            parse_regions("us-east-1, eu-west-1,us-east-1,"),
+            Ok(RegionSelection::List(vec![
+                "us-east-1".into(),
+                "eu-west-1".into()
+            ]))
+        );
+        assert!(parse_regions("all,us-east-1")
+            .unwrap_err()
+            .contains("cannot be combined"));
+        assert!(parse_regions("us-east-1,us-easst-1")
+            .unwrap_err()
+            .contains("`us-easst-1`"));
+        assert!(parse_regions(" , ").is_err());
+    }
+
+    #[test]
+    fn accounts() {
+        assert_eq!(
+            parse_accounts("111111111111, 222222222222,111111111111"),
+            Ok(vec!["111111111111".to_string(), "222222222222".to_string()])
+        );
+        for bad in [
+            "11111111111",
+            "1111111111111",
+            "11111111111a",
+            "-11111111111",
+        ] {
+            assert!(
+                check_account_id(bad).unwrap_err().contains("12 digits"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn org_targets() {
+        for ok in ["ou-ab12-abcdefgh", "ou-abcd-1234567890ab", "r-ab12"] {
+            assert_eq!(check_org_target(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ou-ab12",
+            "ou-AB12-abcdefgh",
+            "ou-ab1-abcdefgh",
+            "r-ab",
+            "root",
+            "ou-ab12-abc",
+        ] {
+            assert!(
+                check_org_target(bad)
+                    .unwrap_err()
+                    .contains("ou-xxxx-yyyyyyyy"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_org_targets("r-ab12,ou-ab12-abcdefgh,r-ab12"),
+            Ok(vec!["r-ab12".to_string(), "ou-ab12-abcdefgh".to_string()])
+        );
+    }
+
+    #[test]
+    fn endpoints() {
+        let ok = [
+            "https://auth.example.com/auth/realms/cequence/protocol/openid-connect/token",
+            "https://edge.example.com/api-transactions",
+            "http://127.0.0.1:8080/token",
+            "http://localhost/edge",
+        ];
+        for u in ok {
+            assert_eq!(parse_endpoint(u).as_deref(), Ok(u));
+        }
+        assert!(parse_endpoint("http://edge.example.com/x")
+            .unwrap_err()
+            .contains("https://"));
+        assert!(parse_endpoint("edge.example.com")
+            .unwrap_err()
+            .contains("not a valid URL"));
+        assert!(parse_endpoint("https://user:pw@edge.example.com/")
+            .unwrap_err()
+            .contains("credentials"));
+        assert!(parse_endpoint("ftp://edge.example.com/").is_err());
+    }
+
+    #[test]
+    fn regexes() {
+        assert_eq!(check_regex(r"^a+$"), Ok(()));
+        assert!(check_regex(r"(unclosed")
+            .unwrap_err()
+            .contains("regular expression"));
+    }
+
+    #[test]
+    fn role_arns() {
+        for ok in [
+            "arn:aws:iam::123456789012:role/MyRole",
+            "arn:aws-cn:iam::123456789012:role/path/to/MyRole",
+            "arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f-g_h",
+        ] {
+            assert_eq!(check_role_arn(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "MyRole",
+            "arn:aws:iam::123456789012:user/bob",
+            "arn:aws:iam:us-east-1:123456789012:role/MyRole",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::12345:role/MyRole",
+            "arn:aws:iam::123456789012:role/",
+            "arn:gcp:iam::123456789012:role/MyRole",
+        ] {
+            assert!(
+                check_role_arn(bad).unwrap_err().contains("IAM role ARN"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            check_role_name("AWSCloudFormationStackSetExecutionRole"),
+            Ok(())
+        );
+        assert!(check_role_name("has space").is_err());
+        assert!(check_role_name(&"a".repeat(65)).is_err());
+        assert_eq!(
+            check_stackset_name("aws-cequence-apigw-integration"),
+            Ok(())
+        );
+        assert!(check_stackset_name("1abc").is_err());
+        assert!(check_stackset_name("a_b").is_err());
+        assert!(check_stackset_name("").is_err());
+    }
+}

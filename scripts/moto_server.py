@@ -7,6 +7,7 @@ request), and a statement whose condition does not hold is treated as an explici
 of "does not apply". We fix the emulator, not the product: requests are treated as arriving
 over TLS (every AWS client uses TLS; moto listens on plain http only because it is local),
 `Bool` is evaluated, and unmet conditions make a statement not apply, as in AWS.
+It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -48,6 +49,22 @@ def patch_moto() -> None:
         )
 
     s3_models.FakeBucket.get_permission = get_permission
+
+    # moto 5.2.5 answers GetBucketVersioning with root element <GetBucketVersioningResponse>;
+    # S3 (and so the Rust SDK) uses <VersioningConfiguration>.
+    from moto.s3.responses import S3Response
+
+    def get_bucket_versioning(self):
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        inner = f"<Status>{status}</Status>" if status else ""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"{inner}</VersioningConfiguration>"
+        )
+        return 200, {}, body
+
+    S3Response.get_bucket_versioning = get_bucket_versioning
 
 
 def free_port() -> int:

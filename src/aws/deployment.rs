@@ -1,0 +1,90 @@
+//! Who and where a run deploys: the caller, the organization, the targets and the regions.
+
+use crate::config::model::{Config, PermissionModel, RegionSelection};
+use crate::error::{Error, Result};
+use crate::plan::policy::Readers;
+use crate::plan::regions::{enabled_regions, select_regions};
+use crate::plan::stackset::Targets;
+
+use super::identity::{self, Caller};
+use super::organization::{self, Organization};
+use super::{regions, Aws};
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub caller: Caller,
+    pub organization: Option<Organization>,
+    pub targets: Targets,
+    pub regions: Vec<String>,
+}
+
+impl Deployment {
+    /// Who the bucket policy lets read the artifacts.
+    pub fn readers(&self) -> Readers {
+        match &self.organization {
+            Some(org) => Readers::Organization(org.id.clone()),
+            None => Readers::Accounts(self.targets.accounts().to_vec()),
+        }
+    }
+
+    /// Whether the caller's own account gets stack instances (and so stage logging here).
+    pub fn caller_is_target(&self) -> bool {
+        self.targets.accounts().contains(&self.caller.account)
+    }
+}
+
+/// Regions to work in: `all` = every enabled region of the caller's partition; an explicit
+/// list must be a subset of those (else a configuration error naming the region).
+pub async fn resolve_regions(
+    aws: &Aws,
+    selection: &RegionSelection,
+    partition: &str,
+) -> Result<Vec<String>> {
+    let discovered = regions::discover(&aws.ec2()).await?;
+    let enabled = enabled_regions(&discovered, partition);
+    select_regions(selection, &enabled).map_err(|bad| Error::Config {
+        key: "cequence_aws_regions".into(),
+        value: bad,
+        fix: format!(
+            "this region is not enabled for the account (or not in partition {partition}); enabled: {}",
+            enabled.join(",")
+        ),
+    })
+}
+
+pub async fn resolve(aws: &Aws, config: &Config) -> Result<Deployment> {
+    let caller = identity::caller(&aws.sts()).await?;
+    let (organization, targets) = match config.permission_model() {
+        PermissionModel::ServiceManaged => {
+            let orgs = aws.organizations();
+            let org = organization::describe(&orgs).await?;
+            let ous = if config.target_ous.is_empty() {
+                organization::roots(&orgs).await?
+            } else {
+                config.target_ous.clone()
+            };
+            // Service-managed StackSets never deploy to the management account.
+            let accounts: Vec<String> = organization::accounts_under(&orgs, &ous)
+                .await?
+                .into_iter()
+                .filter(|a| a != &org.management_account)
+                .collect();
+            (Some(org), Targets::OrganizationalUnits { ous, accounts })
+        }
+        PermissionModel::SelfManaged => {
+            let accounts = if config.target_accounts.is_empty() {
+                vec![caller.account.clone()]
+            } else {
+                config.target_accounts.clone()
+            };
+            (None, Targets::Accounts(accounts))
+        }
+    };
+    let regions = resolve_regions(aws, &config.regions, &caller.partition).await?;
+    Ok(Deployment {
+        caller,
+        organization,
+        targets,
+        regions,
+    })
+}

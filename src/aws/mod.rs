@@ -1,0 +1,16 @@
+//! Every AWS call the CLI makes, grouped by service.
+//!
+//! Functions here translate between SDK types and the plain types of `crate::plan`; they make
+//! no decisions, so the decisions stay testable without AWS.
+
+pub mod artifacts;
+pub mod buckets;
+pub mod deployment;
+pub mod identity;
+pub mod organization;
+pub mod regions;
+pub mod retry;
+pub mod sdk;
+pub mod stackset;
+
+pub use sdk::Aws;

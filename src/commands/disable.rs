@@ -1,0 +1,345 @@
+//! `cq-apigw disable`: turn capture off on the selected stack instances (parameter
+//! overrides), or with `--destroy` remove instances, StackSet and optionally the buckets.
+//!
+//! Everything already gone counts as done, so re-running after an interruption finishes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::process::ExitCode;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::enable::finish;
+use crate::aws::stackset::{self, OperationOutcome};
+use crate::aws::{buckets, identity, Aws};
+use crate::cli::{DisableArgs, GlobalArgs};
+use crate::config::model::{Config, RegionSelection};
+use crate::error::{Error, Result};
+use crate::output;
+use crate::plan::parameters::{disable_overrides, HTTP_ENABLED, REST_ENABLED};
+use crate::plan::stackset::{
+    group_pairs, operation_preferences, override_batches, select_instances, BatchTargets,
+    InstanceBatch,
+};
+use crate::progress::Progress;
+
+#[derive(Debug, Default, Serialize)]
+pub struct DisableReport {
+    pub stackset_name: String,
+    pub destroy: bool,
+    /// (account, region) pairs whose capture was turned off now.
+    pub disabled: Vec<(String, String)>,
+    /// Pairs that were already off.
+    pub already_disabled: Vec<(String, String)>,
+    pub deleted_instances: Vec<(String, String)>,
+    pub stackset_deleted: bool,
+    pub buckets_deleted: Vec<String>,
+    pub operations: Vec<OperationOutcome>,
+    /// The StackSet did not exist.
+    pub not_found: bool,
+}
+
+impl fmt::Display for DisableReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pairs = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(a, r)| format!("{a}/{r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.not_found {
+            writeln!(f, "StackSet {} does not exist", self.stackset_name)?;
+        }
+        if !self.disabled.is_empty() {
+            writeln!(f, "capture turned off for: {}", pairs(&self.disabled))?;
+        }
+        if !self.already_disabled.is_empty() {
+            writeln!(f, "already off: {}", pairs(&self.already_disabled))?;
+        }
+        if !self.deleted_instances.is_empty() {
+            writeln!(
+                f,
+                "stack instances deleted: {}",
+                pairs(&self.deleted_instances)
+            )?;
+        }
+        if self.stackset_deleted {
+            writeln!(f, "StackSet {} deleted", self.stackset_name)?;
+        }
+        for b in &self.buckets_deleted {
+            writeln!(f, "bucket {b} emptied and deleted")?;
+        }
+        for op in &self.operations {
+            writeln!(
+                f,
+                "operation {} {}: {}",
+                op.operation_id, op.action, op.status
+            )?;
+            for i in op.instances.iter().filter(|i| !i.status_reason.is_empty()) {
+                writeln!(
+                    f,
+                    "  {} {}: {} ({})",
+                    i.account, i.region, i.status, i.status_reason
+                )?;
+            }
+        }
+        let nothing = self.disabled.is_empty()
+            && self.deleted_instances.is_empty()
+            && !self.stackset_deleted
+            && self.buckets_deleted.is_empty();
+        write!(
+            f,
+            "{}",
+            if nothing {
+                "nothing to change"
+            } else {
+                "disable complete"
+            }
+        )
+    }
+}
+
+/// Comma list from `--accounts`, trimmed, empty entries dropped.
+pub fn parse_accounts(arg: Option<&str>) -> Result<Vec<String>> {
+    let accounts: Vec<String> = arg
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if let Some(bad) = accounts
+        .iter()
+        .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Error::Usage(format!(
+            "--accounts: `{bad}` is not an AWS account id (12 digits)"
+        )));
+    }
+    Ok(accounts)
+}
+
+pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Result<ExitCode> {
+    let accounts = parse_accounts(args.accounts.as_deref())?;
+    let progress = Progress::new(!output::progress_wanted(global, args.output));
+    let aws = Aws::load(global).await?;
+    let caller = identity::caller(&aws.sts()).await?;
+    let cfn = aws.cloudformation();
+    let name = config.stackset_name.clone();
+    let mut report = DisableReport {
+        stackset_name: name.clone(),
+        destroy: args.destroy,
+        ..Default::default()
+    };
+    let current = stackset::describe(&cfn, &name).await?;
+    report.not_found = current.is_none();
+    let instances = match &current {
+        Some(_) => stackset::list_instances(&cfn, &name).await?,
+        None => vec![],
+    };
+    let pairs: Vec<(String, String)> = instances
+        .iter()
+        .map(|i| (i.account.clone(), i.region.clone()))
+        .collect();
+    // Service-managed StackSets address instances through their OUs.
+    let ous: Option<Vec<String>> = current.as_ref().and_then(|s| {
+        (s.permission_model == "SERVICE_MANAGED").then(|| {
+            let mut ous: BTreeSet<String> = s.organizational_unit_ids.iter().cloned().collect();
+            ous.extend(
+                instances
+                    .iter()
+                    .map(|i| i.organizational_unit_id.clone())
+                    .filter(|o| !o.is_empty()),
+            );
+            ous.extend(config.target_ous.iter().cloned());
+            ous.into_iter().collect()
+        })
+    });
+
+    if args.destroy {
+        destroy(
+            &aws,
+            &cfn,
+            &config,
+            &caller.account,
+            &pairs,
+            ous.as_deref(),
+            &progress,
+            &mut report,
+        )
+        .await?;
+    } else if current.is_some() {
+        let regions = match &config.regions {
+            RegionSelection::All => vec![],
+            RegionSelection::List(l) => l.clone(),
+        };
+        let selected = select_instances(&pairs, &accounts, &regions);
+        let mut to_disable = Vec::new();
+        for (account, region) in selected {
+            if already_disabled(&cfn, &name, &account, &region).await? {
+                report.already_disabled.push((account, region));
+            } else {
+                to_disable.push((account, region));
+            }
+        }
+        for batch in override_batches(&to_disable, ous.as_deref()) {
+            progress.note(format!("turning capture off: {batch}"));
+            let prefs = operation_preferences(batch_accounts(&batch));
+            let op = stackset::override_instances(&cfn, &name, &batch, &disable_overrides(), prefs)
+                .await?;
+            report
+                .operations
+                .push(finish(&cfn, &name, op, "UPDATE", false, &progress).await?);
+        }
+        report.disabled = to_disable;
+    }
+    progress.finish();
+    output::print_result(args.output, &report)?;
+    let failed: Vec<&OperationOutcome> = report.operations.iter().filter(|o| o.failed()).collect();
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::Failed(format!(
+            "{} StackSet operation(s) failed: {}",
+            failed.len(),
+            failed
+                .iter()
+                .map(|o| o.operation_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+fn batch_accounts(batch: &InstanceBatch) -> usize {
+    match &batch.targets {
+        BatchTargets::Accounts(a) => a.len(),
+        BatchTargets::OrganizationalUnits(_) => batch.only_accounts.len(),
+    }
+}
+
+/// Whether both capture parameters are already overridden to false on this instance.
+async fn already_disabled(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    account: &str,
+    region: &str,
+) -> Result<bool> {
+    let out = cfn
+        .describe_stack_instance()
+        .stack_set_name(name)
+        .stack_instance_account(account)
+        .stack_instance_region(region)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::aws(
+                format!("CloudFormation DescribeStackInstance {account}/{region}"),
+                e,
+            )
+        })?;
+    let overrides = out
+        .stack_instance()
+        .map(|i| i.parameter_overrides())
+        .unwrap_or_default();
+    let is_false = |key: &str| {
+        overrides
+            .iter()
+            .any(|p| p.parameter_key() == Some(key) && p.parameter_value() == Some("false"))
+    };
+    Ok(is_false(REST_ENABLED) && is_false(HTTP_ENABLED))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn destroy(
+    aws: &Aws,
+    cfn: &aws_sdk_cloudformation::Client,
+    config: &Config,
+    account: &str,
+    pairs: &[(String, String)],
+    ous: Option<&[String]>,
+    progress: &Progress,
+    report: &mut DisableReport,
+) -> Result<()> {
+    let name = &config.stackset_name;
+    if !pairs.is_empty() {
+        let batches = match ous {
+            None => group_pairs(pairs),
+            Some(ous) => {
+                let regions: BTreeSet<String> = pairs.iter().map(|(_, r)| r.clone()).collect();
+                vec![InstanceBatch {
+                    targets: BatchTargets::OrganizationalUnits(ous.to_vec()),
+                    only_accounts: vec![],
+                    regions: regions.into_iter().collect(),
+                }]
+            }
+        };
+        let accounts: BTreeSet<&String> = pairs.iter().map(|(a, _)| a).collect();
+        let prefs = operation_preferences(accounts.len());
+        for batch in batches {
+            progress.note(format!("deleting stack instances: {batch}"));
+            if let Some(op) = stackset::delete_instances(cfn, name, &batch, prefs).await? {
+                let outcome = finish(cfn, name, op, "DELETE", false, progress).await?;
+                let failed = outcome.failed();
+                report.operations.push(outcome);
+                if failed {
+                    // The StackSet cannot be deleted while instances remain.
+                    return Ok(());
+                }
+            }
+        }
+        report.deleted_instances = pairs.to_vec();
+    }
+    if !report.not_found {
+        progress.note(format!("deleting StackSet {name}"));
+        report.stackset_deleted = stackset::delete(cfn, name).await?;
+    }
+    if config.auto_delete_from_s3 {
+        let ours = buckets::list_ours(&aws.s3(aws.home_region()), account).await?;
+        let deleted: Vec<Option<String>> = stream::iter(ours)
+            .map(|(bucket, region)| async move {
+                let row = format!("bucket {region}");
+                progress.row(&row, "emptying and deleting");
+                let gone = buckets::destroy(&aws.s3(&region), &bucket).await?;
+                progress.done(&row, if gone { "deleted" } else { "already gone" });
+                Ok::<_, Error>(gone.then_some(bucket))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        let mut deleted: Vec<String> = deleted.into_iter().flatten().collect();
+        deleted.sort();
+        report.buckets_deleted = deleted;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_flag_is_a_comma_list_of_account_ids() {
+        assert_eq!(
+            parse_accounts(Some(" 111111111111, 222222222222 ,")).unwrap(),
+            vec!["111111111111", "222222222222"]
+        );
+        assert!(parse_accounts(None).unwrap().is_empty());
+        let err = parse_accounts(Some("12345")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("12345"));
+    }
+
+    #[test]
+    fn empty_report_says_nothing_to_change() {
+        let r = DisableReport {
+            stackset_name: "s".into(),
+            not_found: true,
+            ..Default::default()
+        };
+        let text = r.to_string();
+        assert!(text.contains("does not exist"));
+        assert!(text.ends_with("nothing to change"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure planning: what enable/disable/status must do, computed from what AWS reported and what
+//! the configuration asks for.
+//!
+//! Nothing here performs I/O, so every decision that makes a re-run a no-op (and every byte of
+//! policy or parameter sent to AWS) is unit-tested without a network.
+
+pub mod bucket;
+pub mod keys;
+pub mod parameters;
+pub mod policy;
+pub mod regions;
+pub mod stackset;

@@ -1,0 +1,249 @@
+//! The StackSet template parameters (SPEC §4) and the digest that detects a changed
+//! configuration.
+//!
+//! CloudFormation returns a NoEcho parameter masked, so a changed client secret cannot be seen
+//! by reading the StackSet back. Instead a SHA-256 digest of the template key and every
+//! parameter (secret included) is stored in a StackSet tag and compared on the next run; the
+//! digest reveals nothing about the secret.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::model::Config;
+
+/// Tag holding [`config_digest`] of the deployed configuration.
+pub const DIGEST_TAG: &str = "cequence-config-digest";
+/// Tag holding the deployed template's S3 key (DescribeStackSet returns the body, not the URL).
+pub const TEMPLATE_KEY_TAG: &str = "cequence-template-key";
+/// Parameters that `disable` overrides per stack instance.
+pub const REST_ENABLED: &str = "CequenceRestApiEnabled";
+pub const HTTP_ENABLED: &str = "CequenceHttpApiEnabled";
+/// The NoEcho parameter.
+pub const CLIENT_SECRET: &str = "CequenceClientSecret";
+
+/// One template parameter. `Debug` hides the value of the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Parameter {
+    pub key: &'static str,
+    pub value: String,
+}
+
+impl Parameter {
+    pub fn is_secret(&self) -> bool {
+        self.key == CLIENT_SECRET
+    }
+
+    /// The value as shown to people: the secret is `****`.
+    pub fn display_value(&self) -> &str {
+        if self.is_secret() {
+            "****"
+        } else {
+            &self.value
+        }
+    }
+}
+
+impl std::fmt::Debug for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.key, self.display_value())
+    }
+}
+
+/// Where the forwarder code lives (the home-region bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeLocation {
+    pub bucket: String,
+    pub region: String,
+    pub zip_key: String,
+}
+
+fn flag(b: bool) -> String {
+    if b { "true" } else { "false" }.to_string()
+}
+
+/// Every parameter of the template, in the template's order.
+pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Parameter> {
+    let p = |key: &'static str, value: String| Parameter { key, value };
+    vec![
+        p(
+            "LambdaLogLevel",
+            config.lambda_log_level.as_str().to_string(),
+        ),
+        p("S3BucketName", code.bucket.clone()),
+        p("S3BucketRegion", code.region.clone()),
+        p("S3Key", code.zip_key.clone()),
+        p("CequenceClientId", config.client_id.clone()),
+        p(CLIENT_SECRET, config.client_secret.expose().to_string()),
+        p("CequenceAuthEndpoint", config.auth_endpoint.clone()),
+        p("CequenceEdgeEndpoint", config.edge_endpoint.clone()),
+        p(
+            "SupportedContentTypesRegex",
+            config.supported_content_types_regex.clone(),
+        ),
+        p(
+            "UnsupportedStaticExtensionsRegex",
+            config.unsupported_static_extensions_regex.clone(),
+        ),
+        p(
+            "CequenceLambdaRoleArn",
+            config.lambda_role_arn.clone().unwrap_or_default(),
+        ),
+        p(
+            "ApiGatewayCloudWatchRoleArn",
+            config.apigw_cloudwatch_role_arn.clone().unwrap_or_default(),
+        ),
+        p(
+            "EventBridgeSchedulerRoleArn",
+            config.scheduler_role_arn.clone().unwrap_or_default(),
+        ),
+        p(REST_ENABLED, flag(config.rest_api_enabled)),
+        p(HTTP_ENABLED, flag(config.http_api_enabled)),
+    ]
+}
+
+/// Hex SHA-256 over the template key and every `key=value`, each length-prefixed so no two
+/// different sets hash the same input.
+pub fn config_digest(template_key: &str, params: &[Parameter]) -> String {
+    let mut h = Sha256::new();
+    let mut feed = |s: &str| {
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    };
+    feed(template_key);
+    for p in params {
+        feed(p.key);
+        feed(&p.value);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The overrides `disable` applies to a stack instance: capture off for both API kinds.
+pub fn disable_overrides() -> Vec<Parameter> {
+    vec![
+        Parameter {
+            key: REST_ENABLED,
+            value: flag(false),
+        },
+        Parameter {
+            key: HTTP_ENABLED,
+            value: flag(false),
+        },
+    ]
+}
+
+/// Mask a parameter read back from AWS for display (the secret may come back unmasked from
+/// emulators; never show it).
+pub fn mask(key: &str, value: &str) -> String {
+    if key == CLIENT_SECRET {
+        "****".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::model::{DeploymentType, LogLevel, RegionSelection, Secret};
+
+    pub(crate) fn sample_config() -> Config {
+        Config {
+            is_organization_deployment: false,
+            is_multi_account_deployment: true,
+            deployment_type: DeploymentType::CloudFormation,
+            auto_upload_to_s3: true,
+            auto_delete_from_s3: false,
+            regions: RegionSelection::All,
+            auto_install_dependencies: true,
+            rest_api_enabled: true,
+            http_api_enabled: false,
+            client_id: "client".into(),
+            client_secret: Secret::new("s3cr3t"),
+            auth_endpoint: "https://auth.example/token".into(),
+            edge_endpoint: "https://edge.example/api-transactions".into(),
+            lambda_log_level: LogLevel::Info,
+            supported_content_types_regex: "^application/json$".into(),
+            unsupported_static_extensions_regex: "(?i)\\.css$".into(),
+            lambda_role_arn: None,
+            apigw_cloudwatch_role_arn: Some("arn:aws:iam::1:role/cw".into()),
+            scheduler_role_arn: None,
+            stackset_name: "aws-cequence-apigw-integration".into(),
+            target_accounts: vec!["111111111111".into()],
+            target_ous: vec![],
+            stackset_admin_role_arn: None,
+            stackset_execution_role_name: "AWSCloudFormationStackSetExecutionRole".into(),
+        }
+    }
+
+    fn code() -> CodeLocation {
+        CodeLocation {
+            bucket: "bkt".into(),
+            region: "us-east-1".into(),
+            zip_key: "lambda/abc/cequence-apigw-forwarder.zip".into(),
+        }
+    }
+
+    #[test]
+    fn every_contract_parameter_is_present_once() {
+        let params = template_parameters(&sample_config(), &code());
+        let keys: Vec<&str> = params.iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "LambdaLogLevel",
+                "S3BucketName",
+                "S3BucketRegion",
+                "S3Key",
+                "CequenceClientId",
+                "CequenceClientSecret",
+                "CequenceAuthEndpoint",
+                "CequenceEdgeEndpoint",
+                "SupportedContentTypesRegex",
+                "UnsupportedStaticExtensionsRegex",
+                "CequenceLambdaRoleArn",
+                "ApiGatewayCloudWatchRoleArn",
+                "EventBridgeSchedulerRoleArn",
+                "CequenceRestApiEnabled",
+                "CequenceHttpApiEnabled",
+            ]
+        );
+        let get = |k: &str| params.iter().find(|p| p.key == k).unwrap().value.clone();
+        assert_eq!(get("CequenceLambdaRoleArn"), "");
+        assert_eq!(get("ApiGatewayCloudWatchRoleArn"), "arn:aws:iam::1:role/cw");
+        assert_eq!(get("CequenceRestApiEnabled"), "true");
+        assert_eq!(get("CequenceHttpApiEnabled"), "false");
+        assert_eq!(get("S3Key"), "lambda/abc/cequence-apigw-forwarder.zip");
+        assert_eq!(get("LambdaLogLevel"), "info");
+    }
+
+    #[test]
+    fn secret_never_shows_in_debug_or_display_value() {
+        let params = template_parameters(&sample_config(), &code());
+        let dbg = format!("{params:?}");
+        assert!(!dbg.contains("s3cr3t"));
+        assert!(dbg.contains("CequenceClientSecret=****"));
+        assert_eq!(mask(CLIENT_SECRET, "s3cr3t"), "****");
+        assert_eq!(mask("S3Key", "k"), "k");
+    }
+
+    #[test]
+    fn digest_changes_with_the_secret_and_the_template_only() {
+        let cfg = sample_config();
+        let base = config_digest("t1", &template_parameters(&cfg, &code()));
+        assert_eq!(
+            base,
+            config_digest("t1", &template_parameters(&cfg, &code()))
+        );
+        assert_ne!(
+            base,
+            config_digest("t2", &template_parameters(&cfg, &code()))
+        );
+        let mut other = cfg.clone();
+        other.client_secret = crate::config::model::Secret::new("rotated");
+        assert_ne!(
+            base,
+            config_digest("t1", &template_parameters(&other, &code()))
+        );
+        assert!(!base.contains("s3cr3t"));
+        assert_eq!(base.len(), 64);
+    }
+}

@@ -1,0 +1,400 @@
+//! StackSet planning: create or update the StackSet, and which stack instances to add.
+//!
+//! Instances are planned per (account, region) pair, so adding a region or an account later
+//! adds exactly the missing instances; the console's "delete and recreate" is never needed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+/// Where the StackSet deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// Self-managed: these account ids.
+    Accounts(Vec<String>),
+    /// Service-managed: these OUs (or the root), which currently hold `accounts`.
+    OrganizationalUnits {
+        ous: Vec<String>,
+        accounts: Vec<String>,
+    },
+}
+
+impl Targets {
+    /// The accounts that should end up with an instance in every region.
+    pub fn accounts(&self) -> &[String] {
+        match self {
+            Targets::Accounts(a) => a,
+            Targets::OrganizationalUnits { accounts, .. } => accounts,
+        }
+    }
+}
+
+/// What the StackSet should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub digest: String,
+    pub targets: Targets,
+    pub regions: Vec<String>,
+}
+
+/// What DescribeStackSet reported about an existing StackSet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployed {
+    /// Value of the digest tag; `None` for a StackSet made by hand or by the vendor scripts.
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackSetChange {
+    Create,
+    Update,
+}
+
+/// Who a batch of instances is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchTargets {
+    Accounts(Vec<String>),
+    OrganizationalUnits(Vec<String>),
+}
+
+/// One CreateStackInstances/UpdateStackInstances call: every target × every region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceBatch {
+    pub targets: BatchTargets,
+    /// For service-managed overrides: limit the OUs to these accounts (INTERSECTION).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only_accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+impl std::fmt::Display for InstanceBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who = match &self.targets {
+            BatchTargets::Accounts(a) => format!("accounts {}", a.join(",")),
+            BatchTargets::OrganizationalUnits(o) => format!("OUs {}", o.join(",")),
+        };
+        write!(f, "{who} × regions {}", self.regions.join(","))?;
+        if !self.only_accounts.is_empty() {
+            write!(f, " (accounts {})", self.only_accounts.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StackSetPlan {
+    pub change: Option<StackSetChange>,
+    pub add_instances: Vec<InstanceBatch>,
+}
+
+impl StackSetPlan {
+    pub fn is_empty(&self) -> bool {
+        self.change.is_none() && self.add_instances.is_empty()
+    }
+}
+
+/// The vendor's operation preferences (parallel regions, soft failure tolerance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OperationPreferences {
+    pub max_concurrent_count: i32,
+    pub failure_tolerance_count: i32,
+}
+
+/// Max concurrent = number of accounts, failure tolerance = accounts − 1 (at least 1 and 0).
+pub fn operation_preferences(account_count: usize) -> OperationPreferences {
+    let n = i32::try_from(account_count.max(1)).unwrap_or(i32::MAX);
+    OperationPreferences {
+        max_concurrent_count: n,
+        failure_tolerance_count: n - 1,
+    }
+}
+
+/// Plan the StackSet change and the missing instances.
+///
+/// `deployed` is `None` when the StackSet does not exist; `existing` lists the (account,
+/// region) pairs that already have an instance.
+pub fn plan_stackset(
+    deployed: Option<&Deployed>,
+    desired: &Desired,
+    existing: &[(String, String)],
+) -> StackSetPlan {
+    let change = match deployed {
+        None => Some(StackSetChange::Create),
+        Some(d) if d.digest.as_deref() != Some(desired.digest.as_str()) => {
+            Some(StackSetChange::Update)
+        }
+        Some(_) => None,
+    };
+    let have: BTreeSet<(&str, &str)> = existing
+        .iter()
+        .map(|(a, r)| (a.as_str(), r.as_str()))
+        .collect();
+    let missing: Vec<(String, String)> = desired
+        .targets
+        .accounts()
+        .iter()
+        .flat_map(|a| desired.regions.iter().map(move |r| (a.clone(), r.clone())))
+        .filter(|(a, r)| !have.contains(&(a.as_str(), r.as_str())))
+        .collect();
+    let add_instances = match &desired.targets {
+        Targets::Accounts(_) => group_pairs(&missing),
+        Targets::OrganizationalUnits { ous, .. } => {
+            // An OU cannot be narrowed to some accounts on create; CreateStackInstances is
+            // idempotent for pairs that exist, so the OUs get every region any account misses.
+            let regions: BTreeSet<String> = missing.into_iter().map(|(_, r)| r).collect();
+            if regions.is_empty() {
+                vec![]
+            } else {
+                vec![InstanceBatch {
+                    targets: BatchTargets::OrganizationalUnits(ous.clone()),
+                    only_accounts: vec![],
+                    regions: ordered(&desired.regions, &regions),
+                }]
+            }
+        }
+    };
+    StackSetPlan {
+        change,
+        add_instances,
+    }
+}
+
+/// Group (account, region) pairs into as few account × region batches as possible without
+/// touching a pair outside the set: accounts with the same region set share a batch.
+pub fn group_pairs(pairs: &[(String, String)]) -> Vec<InstanceBatch> {
+    let mut by_account: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (a, r) in pairs {
+        by_account.entry(a).or_default().insert(r);
+    }
+    let mut by_regions: BTreeMap<Vec<&str>, Vec<String>> = BTreeMap::new();
+    for (account, regions) in by_account {
+        by_regions
+            .entry(regions.into_iter().collect())
+            .or_default()
+            .push(account.to_string());
+    }
+    by_regions
+        .into_iter()
+        .map(|(regions, accounts)| InstanceBatch {
+            targets: BatchTargets::Accounts(accounts),
+            only_accounts: vec![],
+            regions: regions.into_iter().map(String::from).collect(),
+        })
+        .collect()
+}
+
+fn ordered(order: &[String], set: &BTreeSet<String>) -> Vec<String> {
+    order.iter().filter(|r| set.contains(*r)).cloned().collect()
+}
+
+/// The instances `disable` overrides: existing pairs filtered by the requested accounts and
+/// regions (an empty filter selects all).
+pub fn select_instances(
+    existing: &[(String, String)],
+    accounts: &[String],
+    regions: &[String],
+) -> Vec<(String, String)> {
+    existing
+        .iter()
+        .filter(|(a, _)| accounts.is_empty() || accounts.contains(a))
+        .filter(|(_, r)| regions.is_empty() || regions.contains(r))
+        .cloned()
+        .collect()
+}
+
+/// Batches for UpdateStackInstances over `pairs`. Service-managed StackSets only take OUs as
+/// targets, narrowed to the selected accounts.
+pub fn override_batches(pairs: &[(String, String)], ous: Option<&[String]>) -> Vec<InstanceBatch> {
+    match ous {
+        None => group_pairs(pairs),
+        Some(ous) => group_pairs(pairs)
+            .into_iter()
+            .map(|b| InstanceBatch {
+                only_accounts: match b.targets {
+                    BatchTargets::Accounts(a) => a,
+                    BatchTargets::OrganizationalUnits(o) => o,
+                },
+                targets: BatchTargets::OrganizationalUnits(ous.to_vec()),
+                regions: b.regions,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn pair(a: &str, r: &str) -> (String, String) {
+        (a.into(), r.into())
+    }
+
+    fn desired(targets: Targets, regions: &[&str]) -> Desired {
+        Desired {
+            digest: "d1".into(),
+            targets,
+            regions: s(regions),
+        }
+    }
+
+    #[test]
+    fn fresh_stackset_is_created_with_every_instance() {
+        let d = desired(
+            Targets::Accounts(s(&["1", "2"])),
+            &["us-east-1", "eu-west-1"],
+        );
+        let plan = plan_stackset(None, &d, &[]);
+        assert_eq!(plan.change, Some(StackSetChange::Create));
+        assert_eq!(plan.add_instances.len(), 1);
+        assert_eq!(
+            plan.add_instances[0].targets,
+            BatchTargets::Accounts(s(&["1", "2"]))
+        );
+        assert_eq!(
+            plan.add_instances[0].regions,
+            s(&["eu-west-1", "us-east-1"])
+        );
+    }
+
+    #[test]
+    fn unchanged_stackset_with_all_instances_is_a_no_op() {
+        let d = desired(Targets::Accounts(s(&["1"])), &["us-east-1"]);
+        let deployed = Deployed {
+            digest: Some("d1".into()),
+        };
+        let plan = plan_stackset(Some(&deployed), &d, &[pair("1", "us-east-1")]);
+        assert!(plan.is_empty());
+    }
+
+    #[test]
+    fn changed_digest_or_missing_tag_means_update() {
+        let d = desired(Targets::Accounts(s(&["1"])), &["us-east-1"]);
+        let have = [pair("1", "us-east-1")];
+        let old = Deployed {
+            digest: Some("d0".into()),
+        };
+        assert_eq!(
+            plan_stackset(Some(&old), &d, &have).change,
+            Some(StackSetChange::Update)
+        );
+        assert_eq!(
+            plan_stackset(Some(&Deployed::default()), &d, &have).change,
+            Some(StackSetChange::Update)
+        );
+    }
+
+    #[test]
+    fn adding_a_region_adds_only_the_missing_pairs() {
+        let d = desired(
+            Targets::Accounts(s(&["1", "2"])),
+            &["us-east-1", "eu-west-1"],
+        );
+        let deployed = Deployed {
+            digest: Some("d1".into()),
+        };
+        let have = [
+            pair("1", "us-east-1"),
+            pair("2", "us-east-1"),
+            pair("2", "eu-west-1"),
+        ];
+        let plan = plan_stackset(Some(&deployed), &d, &have);
+        assert_eq!(plan.change, None);
+        assert_eq!(
+            plan.add_instances,
+            vec![InstanceBatch {
+                targets: BatchTargets::Accounts(s(&["1"])),
+                only_accounts: vec![],
+                regions: s(&["eu-west-1"]),
+            }]
+        );
+    }
+
+    #[test]
+    fn accounts_with_different_gaps_get_separate_batches() {
+        let batches = group_pairs(&[
+            pair("1", "a"),
+            pair("2", "a"),
+            pair("2", "b"),
+            pair("3", "a"),
+        ]);
+        assert_eq!(batches.len(), 2);
+        assert!(batches.contains(&InstanceBatch {
+            targets: BatchTargets::Accounts(s(&["1", "3"])),
+            only_accounts: vec![],
+            regions: s(&["a"]),
+        }));
+        assert!(batches.contains(&InstanceBatch {
+            targets: BatchTargets::Accounts(s(&["2"])),
+            only_accounts: vec![],
+            regions: s(&["a", "b"]),
+        }));
+    }
+
+    #[test]
+    fn organizational_units_get_the_regions_any_account_misses() {
+        let targets = Targets::OrganizationalUnits {
+            ous: s(&["r-abcd"]),
+            accounts: s(&["1", "2"]),
+        };
+        let d = desired(targets, &["us-east-1", "eu-west-1"]);
+        let deployed = Deployed {
+            digest: Some("d1".into()),
+        };
+        let have = [
+            pair("1", "us-east-1"),
+            pair("2", "us-east-1"),
+            pair("1", "eu-west-1"),
+        ];
+        let plan = plan_stackset(Some(&deployed), &d, &have);
+        assert_eq!(
+            plan.add_instances,
+            vec![InstanceBatch {
+                targets: BatchTargets::OrganizationalUnits(s(&["r-abcd"])),
+                only_accounts: vec![],
+                regions: s(&["eu-west-1"]),
+            }]
+        );
+    }
+
+    #[test]
+    fn preferences_follow_the_vendor_guide() {
+        assert_eq!(
+            operation_preferences(3),
+            OperationPreferences {
+                max_concurrent_count: 3,
+                failure_tolerance_count: 2
+            }
+        );
+        assert_eq!(
+            operation_preferences(0),
+            OperationPreferences {
+                max_concurrent_count: 1,
+                failure_tolerance_count: 0
+            }
+        );
+    }
+
+    #[test]
+    fn disable_selects_and_batches_instances() {
+        let existing = [pair("1", "a"), pair("1", "b"), pair("2", "a")];
+        assert_eq!(select_instances(&existing, &[], &[]).len(), 3);
+        let only = select_instances(&existing, &s(&["1"]), &s(&["b"]));
+        assert_eq!(only, vec![pair("1", "b")]);
+        let ous = s(&["ou-x"]);
+        let batches = override_batches(&only, Some(&ous));
+        assert_eq!(
+            batches,
+            vec![InstanceBatch {
+                targets: BatchTargets::OrganizationalUnits(ous.clone()),
+                only_accounts: s(&["1"]),
+                regions: s(&["b"]),
+            }]
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Bad input exits 2 before anything is created.
+
+mod common;
+
+use common::{stderr, Bed};
+
+fn assert_rejected(bed: &Bed, cmd: &mut assert_cmd::Command, needle: &str) {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(needle),
+        "expected `{needle}` in: {}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    assert!(bed.buckets().is_empty(), "no bucket created");
+    assert!(bed.stackset().is_none(), "no StackSet created");
+}
+
+#[test]
+fn region_not_enabled_for_the_account_is_named() {
+    let bed = Bed::new();
+    // moto reports me-south-1 as not-opted-in.
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["enable", "--yes", "--regions", "us-east-1,me-south-1"]),
+        "me-south-1",
+    );
+}
+
+#[test]
+fn missing_forwarder_zip_says_how_to_build_it() {
+    let bed = Bed::new();
+    let mut cmd = bed.cli(&["enable", "--yes"]);
+    cmd.env("CQ_FORWARDER_ZIP", bed.dir.path().join("nope.zip"));
+    assert_rejected(&bed, &mut cmd, "nope.zip");
+    let mut cmd = bed.cli(&["enable", "--yes"]);
+    cmd.env_remove("CQ_FORWARDER_ZIP");
+    assert_rejected(&bed, &mut cmd, "scripts/build-lambda.sh");
+}
+
+#[test]
+fn unknown_key_and_missing_secret_are_configuration_errors() {
+    let bed = Bed::new();
+    let mut env = common::self_managed_env();
+    env.push(("cequence_aws_region", "us-east-1".into()));
+    bed.write_env(&env);
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["enable", "--yes"]),
+        "cequence_aws_region",
+    );
+
+    let env: Vec<_> = common::self_managed_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "cequence_client_secret")
+        .collect();
+    bed.write_env(&env);
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["enable", "--yes"]),
+        "cequence_client_secret",
+    );
+}
+
+#[test]
+fn malformed_accounts_flag_is_rejected() {
+    let bed = Bed::new();
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["disable", "--yes", "--accounts", "12345"]),
+        "12345",
+    );
+}
+
+#[test]
+fn unreadable_template_override_is_rejected() {
+    let bed = Bed::new();
+    let mut cmd = bed.cli(&["enable", "--yes"]);
+    cmd.env("CQ_TEMPLATE_FILE", bed.dir.path().join("missing.yaml"));
+    assert_rejected(&bed, &mut cmd, "CQ_TEMPLATE_FILE");
+}

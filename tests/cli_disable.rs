@@ -1,0 +1,113 @@
+//! `cq-apigw disable` and `disable --destroy` against moto.
+
+mod common;
+
+use common::{bucket, stdout, Bed, ACCOUNT, STACKSET};
+
+fn run_ok(bed: &Bed, args: &[&str]) -> String {
+    let out = bed.cli(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}\n{}",
+        stdout(&out),
+        common::stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn overrides(bed: &Bed, region: &str) -> Vec<(String, String)> {
+    let out = bed
+        .block_on(
+            bed.cfn()
+                .describe_stack_instance()
+                .stack_set_name(STACKSET)
+                .stack_instance_account(ACCOUNT)
+                .stack_instance_region(region)
+                .send(),
+        )
+        .unwrap();
+    let mut v: Vec<(String, String)> = out
+        .stack_instance()
+        .unwrap()
+        .parameter_overrides()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn disable_overrides_capture_flags_and_is_idempotent() {
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+
+    let text = run_ok(&bed, &["disable", "--yes", "--regions", "eu-west-1"]);
+    assert!(text.contains("capture turned off"), "{text}");
+    let off = vec![
+        ("CequenceHttpApiEnabled".to_string(), "false".to_string()),
+        ("CequenceRestApiEnabled".to_string(), "false".to_string()),
+    ];
+    assert_eq!(overrides(&bed, "eu-west-1"), off);
+    assert_ne!(overrides(&bed, "us-east-1"), off, "other region untouched");
+
+    let ops = bed.operation_count();
+    let text = run_ok(&bed, &["disable", "--yes", "--regions", "eu-west-1"]);
+    assert!(
+        text.contains("already off") && text.contains("nothing to change"),
+        "{text}"
+    );
+    assert_eq!(bed.operation_count(), ops);
+
+    run_ok(&bed, &["disable", "--yes", "--accounts", ACCOUNT]);
+    assert_eq!(overrides(&bed, "us-east-1"), off);
+}
+
+#[test]
+fn destroy_removes_everything_and_can_run_twice() {
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+    assert_eq!(bed.buckets().len(), 2);
+
+    let text = run_ok(&bed, &["disable", "--destroy", "--yes"]);
+    assert!(
+        text.contains("StackSet aws-cequence-apigw-integration deleted"),
+        "{text}"
+    );
+    assert!(bed.stackset().is_none());
+    assert!(bed.buckets().is_empty(), "{:?}", bed.buckets());
+
+    let text = run_ok(&bed, &["disable", "--destroy", "--yes"]);
+    assert!(
+        text.contains("does not exist") && text.contains("nothing to change"),
+        "{text}"
+    );
+}
+
+#[test]
+fn destroy_keeps_buckets_unless_auto_delete() {
+    let bed = Bed::new();
+    let env: Vec<(&str, String)> = common::self_managed_env()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "cequence_cfn_auto_delete_from_s3" {
+                (k, "false".to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    bed.write_env(&env);
+    run_ok(&bed, &["enable", "--yes"]);
+    run_ok(&bed, &["disable", "--destroy", "--yes", "--output", "json"]);
+    assert!(bed.stackset().is_none());
+    assert_eq!(
+        bed.buckets(),
+        vec![bucket("eu-west-1"), bucket("us-east-1")]
+    );
+}

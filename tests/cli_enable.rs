@@ -1,0 +1,339 @@
+//! `cq-apigw enable` against moto: fresh deploy, idempotent re-run, adding a region,
+//! `--dry-run`, JSON output and an AWS Organizations (service-managed) deployment.
+
+mod common;
+
+use common::{bucket, stdout, Bed, ACCOUNT, SECRET};
+use serde_json::Value;
+
+fn enable_ok(bed: &Bed, extra: &[&str]) -> String {
+    let mut args = vec!["enable", "--yes"];
+    args.extend_from_slice(extra);
+    let out = bed.cli(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "enable failed: {}\n{}",
+        stdout(&out),
+        common::stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
+    let bed = Bed::new();
+    let text = enable_ok(&bed, &[]);
+    assert!(
+        text.contains(&format!(
+            "S3 template URL to use in AWS CloudFormation Console: https://{}.s3.us-east-1.amazonaws.com/cloudformation/",
+            bucket("us-east-1")
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET));
+
+    assert_eq!(
+        bed.buckets(),
+        vec![bucket("eu-west-1"), bucket("us-east-1")]
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        let b = bucket(region);
+        let s3 = bed.s3(region);
+        let v = bed
+            .block_on(s3.get_bucket_versioning().bucket(&b).send())
+            .unwrap();
+        assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+        let pab = bed
+            .block_on(s3.get_public_access_block().bucket(&b).send())
+            .unwrap();
+        let c = pab.public_access_block_configuration().unwrap();
+        assert_eq!(
+            [
+                c.block_public_acls(),
+                c.ignore_public_acls(),
+                c.block_public_policy(),
+                c.restrict_public_buckets()
+            ],
+            [Some(true); 4]
+        );
+        let enc = bed
+            .block_on(s3.get_bucket_encryption().bucket(&b).send())
+            .unwrap();
+        let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+        assert_eq!(
+            rule.apply_server_side_encryption_by_default()
+                .unwrap()
+                .sse_algorithm()
+                .as_str(),
+            "AES256"
+        );
+        let policy: Value = serde_json::from_str(
+            bed.block_on(s3.get_bucket_policy().bucket(&b).send())
+                .unwrap()
+                .policy()
+                .unwrap(),
+        )
+        .unwrap();
+        let text = policy.to_string();
+        assert!(text.contains("aws:SecureTransport"), "{text}");
+        assert!(
+            text.contains(&format!("arn:aws:iam::{ACCOUNT}:root")),
+            "{text}"
+        );
+        let keys: Vec<String> = bed
+            .object_versions(&b, region)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(keys
+            .iter()
+            .any(|k| k.starts_with("cloudformation/") && k.ends_with("/template.yaml")));
+        assert!(keys
+            .iter()
+            .any(|k| k.starts_with("lambda/") && k.ends_with("/cequence-apigw-forwarder.zip")));
+    }
+
+    let ss = bed.stackset().expect("StackSet created");
+    let param = |k: &str| {
+        ss.parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(k))
+            .and_then(|p| p.parameter_value())
+            .map(String::from)
+    };
+    assert_eq!(param("S3BucketName"), Some(bucket("us-east-1")));
+    assert_eq!(param("S3BucketRegion").as_deref(), Some("us-east-1"));
+    assert!(param("S3Key").unwrap().starts_with("lambda/"));
+    assert_eq!(param("CequenceRestApiEnabled").as_deref(), Some("true"));
+    assert_eq!(param("EventBridgeSchedulerRoleArn").as_deref(), Some(""));
+    assert_eq!(
+        ss.permission_model().map(|p| p.as_str()),
+        Some("SELF_MANAGED")
+    );
+    let tag = |k: &str| {
+        ss.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(String::from)
+    };
+    assert_eq!(tag("cequence_integration").as_deref(), Some("true"));
+    assert_eq!(tag("cequence_created").as_deref(), Some("true"));
+    assert_eq!(
+        tag("cequence-deployment-type").as_deref(),
+        Some("cloudformation")
+    );
+    let digest = tag("cequence-config-digest").unwrap();
+    assert_eq!(digest.len(), 64);
+    assert_eq!(
+        bed.instances(),
+        vec![
+            (ACCOUNT.to_string(), "eu-west-1".to_string()),
+            (ACCOUNT.to_string(), "us-east-1".to_string())
+        ]
+    );
+}
+
+#[test]
+fn second_enable_changes_nothing() {
+    let bed = Bed::new();
+    enable_ok(&bed, &[]);
+    let versions = bed.object_versions(&bucket("us-east-1"), "us-east-1");
+    let ops = bed.operation_count();
+    let policy_before = bed
+        .block_on(
+            bed.s3("eu-west-1")
+                .get_bucket_policy()
+                .bucket(bucket("eu-west-1"))
+                .send(),
+        )
+        .unwrap()
+        .policy()
+        .map(String::from);
+
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert_eq!(
+        bed.object_versions(&bucket("us-east-1"), "us-east-1"),
+        versions
+    );
+    assert_eq!(
+        bed.operation_count(),
+        ops,
+        "no StackSet operation on a re-run"
+    );
+    let policy_after = bed
+        .block_on(
+            bed.s3("eu-west-1")
+                .get_bucket_policy()
+                .bucket(bucket("eu-west-1"))
+                .send(),
+        )
+        .unwrap()
+        .policy()
+        .map(String::from);
+    assert_eq!(policy_before, policy_after);
+}
+
+#[test]
+fn changed_secret_updates_the_stackset() {
+    let bed = Bed::new();
+    enable_ok(&bed, &[]);
+    let before = bed.stackset().unwrap();
+    let mut env = common::self_managed_env();
+    for (k, v) in env.iter_mut() {
+        if *k == "cequence_client_secret" {
+            *v = "rotated-secret".into();
+        }
+    }
+    bed.write_env(&env);
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("did update StackSet"), "{text}");
+    assert!(!text.contains("rotated-secret"));
+    let digest = |s: &aws_sdk_cloudformation::types::StackSet| {
+        s.tags()
+            .iter()
+            .find(|t| t.key() == Some("cequence-config-digest"))
+            .and_then(|t| t.value())
+            .map(String::from)
+    };
+    assert_ne!(digest(&before), digest(&bed.stackset().unwrap()));
+}
+
+#[test]
+fn enable_adds_a_region_without_recreating() {
+    let bed = Bed::new();
+    enable_ok(&bed, &["--regions", "us-east-1"]);
+    assert_eq!(bed.instances().len(), 1);
+    assert_eq!(bed.buckets(), vec![bucket("us-east-1")]);
+    let ops = bed.operation_count();
+
+    let text = enable_ok(&bed, &["--regions", "us-east-1,eu-west-1"]);
+    assert!(text.contains("add stack instances"), "{text}");
+    assert!(!text.contains("update StackSet"), "{text}");
+    assert_eq!(
+        bed.instances(),
+        vec![
+            (ACCOUNT.to_string(), "eu-west-1".to_string()),
+            (ACCOUNT.to_string(), "us-east-1".to_string())
+        ]
+    );
+    assert_eq!(
+        bed.operation_count(),
+        ops + 1,
+        "one CreateStackInstances operation"
+    );
+    assert_eq!(
+        bed.buckets(),
+        vec![bucket("eu-west-1"), bucket("us-east-1")]
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_creates_nothing() {
+    let bed = Bed::new();
+    let text = enable_ok(&bed, &["--dry-run"]);
+    assert!(text.contains("would create StackSet"), "{text}");
+    assert!(text.contains("create bucket"), "{text}");
+    assert!(text.contains("would add stack instances"), "{text}");
+    assert!(bed.buckets().is_empty());
+    assert!(bed.stackset().is_none());
+}
+
+#[test]
+fn json_output_is_one_document_on_stdout() {
+    let bed = Bed::new();
+    let text = enable_ok(&bed, &["--output", "json"]);
+    let v: Value = serde_json::from_str(&text).expect("stdout is one JSON document");
+    assert_eq!(v["account"], ACCOUNT);
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["stackset_change"], "create");
+    assert!(v["template_url"].as_str().unwrap().starts_with("https://"));
+    assert_eq!(v["operations"][0]["status"], "SUCCEEDED");
+    assert!(!text.contains(SECRET));
+}
+
+#[test]
+fn no_wait_returns_submitted_operations() {
+    let bed = Bed::new();
+    let text = enable_ok(&bed, &["--no-wait", "--output", "json"]);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let op = &v["operations"][0];
+    assert_eq!(op["status"], "SUBMITTED");
+    assert!(!op["operation_id"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn organization_deployment_targets_the_root_with_service_managed_stackset() {
+    let bed = Bed::new();
+    let orgs = bed.organizations();
+    let org = bed
+        .block_on(
+            orgs.create_organization()
+                .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+                .send(),
+        )
+        .unwrap();
+    let org_id = org.organization().unwrap().id().unwrap().to_string();
+    let created = bed
+        .block_on(
+            orgs.create_account()
+                .account_name("workload")
+                .email("workload@example.com")
+                .send(),
+        )
+        .unwrap();
+    let member = created
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string();
+    let roots = bed.block_on(orgs.list_roots().send()).unwrap();
+    let root = roots.roots()[0].id().unwrap().to_string();
+    let env: Vec<(&str, String)> = common::self_managed_env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("cequence_is_") && *k != "cequence_target_accounts")
+        .chain([
+            (
+                "cequence_is_aws_organization_deployment",
+                "true".to_string(),
+            ),
+            ("cequence_is_multi_account_deployment", "false".to_string()),
+            ("cequence_target_ous", root),
+        ])
+        .collect();
+    bed.write_env(&env);
+
+    enable_ok(&bed, &["--regions", "us-east-1"]);
+    let ss = bed.stackset().unwrap();
+    assert_eq!(
+        ss.permission_model().map(|p| p.as_str()),
+        Some("SERVICE_MANAGED")
+    );
+    let policy = bed
+        .block_on(
+            bed.s3("us-east-1")
+                .get_bucket_policy()
+                .bucket(bucket("us-east-1"))
+                .send(),
+        )
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_string();
+    assert!(
+        policy.contains("aws:PrincipalOrgID") && policy.contains(&org_id),
+        "{policy}"
+    );
+    assert!(
+        bed.instances()
+            .contains(&(member.clone(), "us-east-1".to_string())),
+        "{:?}",
+        bed.instances()
+    );
+
+    let text = enable_ok(&bed, &["--regions", "us-east-1"]);
+    assert!(text.contains("nothing to change"), "{text}");
+}

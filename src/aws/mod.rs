@@ -12,5 +12,6 @@ pub mod regions;
 pub mod retry;
 pub mod sdk;
 pub mod stackset;
+pub mod stages;
 
 pub use sdk::Aws;

@@ -11,7 +11,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::enable::finish;
+use crate::aws::deployment::resolve_regions;
 use crate::aws::stackset::{self, OperationOutcome};
+use crate::aws::stages;
 use crate::aws::{buckets, identity, Aws};
 use crate::cli::{DisableArgs, GlobalArgs};
 use crate::config::model::{Config, RegionSelection};
@@ -38,6 +40,10 @@ pub struct DisableReport {
     pub operations: Vec<OperationOutcome>,
     /// The StackSet did not exist.
     pub not_found: bool,
+    /// One line per API stage of the caller's account whose recorded settings were restored.
+    pub stage_logging: Vec<String>,
+    /// Stages (or regions) that could not be restored; they make the exit code 1.
+    pub stage_logging_failures: Vec<String>,
 }
 
 impl fmt::Display for DisableReport {
@@ -70,6 +76,12 @@ impl fmt::Display for DisableReport {
         for b in &self.buckets_deleted {
             writeln!(f, "bucket {b} emptied and deleted")?;
         }
+        for s in &self.stage_logging {
+            writeln!(f, "stage logging: {s}")?;
+        }
+        for s in &self.stage_logging_failures {
+            writeln!(f, "stage logging FAILED: {s}")?;
+        }
         for op in &self.operations {
             writeln!(
                 f,
@@ -87,16 +99,16 @@ impl fmt::Display for DisableReport {
         let nothing = self.disabled.is_empty()
             && self.deleted_instances.is_empty()
             && !self.stackset_deleted
-            && self.buckets_deleted.is_empty();
-        write!(
-            f,
-            "{}",
-            if nothing {
-                "nothing to change"
-            } else {
-                "disable complete"
-            }
-        )
+            && self.buckets_deleted.is_empty()
+            && self.stage_logging.is_empty();
+        let failures = self.stage_logging_failures.len();
+        if failures > 0 {
+            write!(f, "{failures} stage logging failure(s)")
+        } else if nothing {
+            write!(f, "nothing to change")
+        } else {
+            write!(f, "disable complete")
+        }
     }
 }
 
@@ -157,6 +169,25 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
         })
     });
 
+    if caller_selected(&config, &accounts, &pairs, &caller.account) {
+        let regions = resolve_regions(&aws, &config.regions, &caller.partition).await?;
+        progress.note(format!(
+            "restoring API stage logging in account {} ({} region(s))",
+            caller.account,
+            regions.len()
+        ));
+        let changes = if args.destroy {
+            stages::restore_all(&aws, &regions).await
+        } else {
+            stages::reconcile(&aws, &regions, &stages::disabled_settings()).await
+        };
+        for failure in &changes.failures {
+            tracing::warn!("stage logging failed: {failure}");
+        }
+        report.stage_logging = changes.changes;
+        report.stage_logging_failures = changes.failures;
+    }
+
     if args.destroy {
         destroy(
             &aws,
@@ -197,10 +228,8 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
     progress.finish();
     output::print_result(args.output, &report)?;
     let failed: Vec<&OperationOutcome> = report.operations.iter().filter(|o| o.failed()).collect();
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(Error::Failed(format!(
+    if !failed.is_empty() {
+        return Err(Error::Failed(format!(
             "{} StackSet operation(s) failed: {}",
             failed.len(),
             failed
@@ -208,8 +237,34 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
                 .map(|o| o.operation_id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )))
+        )));
     }
+    if !report.stage_logging_failures.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} API stage(s) could not be restored:\n  {}",
+            report.stage_logging_failures.len(),
+            report.stage_logging_failures.join("\n  ")
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the caller's own stages are in scope: `--accounts` (when given) names the caller,
+/// and the caller is a target — it has a stack instance, or it is a listed (or, with no list,
+/// the implied) target of a self-managed deployment. Only stages carrying this tool's
+/// previous-settings tag are changed, so a generous answer never touches a customer's stage.
+fn caller_selected(
+    config: &Config,
+    accounts: &[String],
+    instances: &[(String, String)],
+    caller: &str,
+) -> bool {
+    let chosen = accounts.is_empty() || accounts.iter().any(|a| a == caller);
+    let has_instance = instances.iter().any(|(a, _)| a == caller);
+    let listed = !config.is_organization_deployment
+        && (config.target_accounts.is_empty()
+            || config.target_accounts.iter().any(|a| a == caller));
+    chosen && (has_instance || listed)
 }
 
 fn batch_accounts(batch: &InstanceBatch) -> usize {
@@ -329,6 +384,57 @@ mod tests {
         let err = parse_accounts(Some("12345")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("12345"));
+    }
+
+    #[test]
+    fn caller_is_selected_when_chosen_and_a_target() {
+        let me = "111111111111".to_string();
+        let other = "222222222222".to_string();
+        let mut config = crate::plan::parameters::tests::sample_config();
+        config.target_accounts = vec![];
+        let inst = vec![(other.clone(), "us-east-1".to_string())];
+        // Self-managed with no account list: the caller is the implied target.
+        assert!(caller_selected(&config, &[], &[], &me));
+        // `--accounts` naming someone else leaves the caller's stages alone.
+        assert!(!caller_selected(
+            &config,
+            std::slice::from_ref(&other),
+            &inst,
+            &me
+        ));
+        config.target_accounts = vec![other.clone()];
+        assert!(!caller_selected(&config, &[], &inst, &me));
+        // A stack instance in the caller's account makes it a target whatever the list says.
+        let mine = vec![(me.clone(), "eu-west-1".to_string())];
+        assert!(caller_selected(&config, &[], &mine, &me));
+        config.is_organization_deployment = true;
+        config.target_accounts = vec![];
+        assert!(!caller_selected(&config, &[], &inst, &me));
+        assert!(caller_selected(
+            &config,
+            std::slice::from_ref(&me),
+            &mine,
+            &me
+        ));
+    }
+
+    #[test]
+    fn stage_lines_and_failures_are_shown() {
+        let r = DisableReport {
+            stackset_name: "s".into(),
+            stage_logging: vec!["us-east-1 rest a (x) stage prod: restored".into()],
+            ..Default::default()
+        };
+        let text = r.to_string();
+        assert!(text.contains("stage logging: us-east-1 rest a (x) stage prod"));
+        assert!(text.ends_with("disable complete"));
+        let failed = DisableReport {
+            stage_logging_failures: vec!["eu-west-1: denied".into()],
+            ..r
+        };
+        let text = failed.to_string();
+        assert!(text.contains("stage logging FAILED: eu-west-1: denied"));
+        assert!(text.ends_with("1 stage logging failure(s)"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::aws::artifacts::{self, Artifacts};
 use crate::aws::buckets;
 use crate::aws::deployment::{self, Deployment};
 use crate::aws::stackset::{self, OperationOutcome, StackSetSpec};
+use crate::aws::stages::{self, StageChanges};
 use crate::aws::Aws;
 use crate::cli::{EnableArgs, GlobalArgs};
 use crate::config::model::{Config, DeploymentType};
@@ -48,12 +49,19 @@ pub struct EnableReport {
     pub buckets: Vec<BucketReport>,
     pub stackset_change: Option<StackSetChange>,
     pub add_instances: Vec<InstanceBatch>,
+    /// One line per API stage whose logging changed (or would change).
     pub stage_logging: Vec<String>,
+    /// Stages (or regions) whose logging could not be changed; they make the exit code 1.
+    pub stage_logging_failures: Vec<String>,
     pub operations: Vec<OperationOutcome>,
 }
 
 impl EnableReport {
     fn failures(&self) -> Vec<String> {
+        let stages = self
+            .stage_logging_failures
+            .iter()
+            .map(|f| format!("stage logging {f}"));
         self.operations
             .iter()
             .flat_map(|op| {
@@ -71,6 +79,7 @@ impl EnableReport {
                             .then(|| format!("operation {} {}", op.operation_id, op.status)),
                     )
             })
+            .chain(stages)
             .collect()
     }
 }
@@ -118,6 +127,9 @@ impl fmt::Display for EnableReport {
         }
         for s in &self.stage_logging {
             writeln!(f, "  stage logging: {s}")?;
+        }
+        for s in &self.stage_logging_failures {
+            writeln!(f, "  stage logging FAILED: {s}")?;
         }
         for op in &self.operations {
             writeln!(
@@ -181,10 +193,13 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
     ));
 
     let stage_logging = if dep.caller_is_target() {
-        enable_stage_logging(&aws, &dep.regions, args.dry_run).await?
+        enable_stage_logging(&aws, &config, &dep.regions, args.dry_run).await
     } else {
-        vec![]
+        StageChanges::default()
     };
+    for failure in &stage_logging.failures {
+        tracing::warn!("stage logging failed: {failure}");
+    }
 
     let code = CodeLocation {
         bucket: home_bucket,
@@ -222,11 +237,13 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         dry_run: args.dry_run,
         changed: !plan.is_empty()
             || buckets.iter().any(|b| !b.actions.is_empty())
-            || !stage_logging.is_empty(),
+            || !stage_logging.changes.is_empty()
+            || !stage_logging.failures.is_empty(),
         buckets,
         stackset_change: plan.change,
         add_instances: plan.add_instances.clone(),
-        stage_logging,
+        stage_logging: stage_logging.changes,
+        stage_logging_failures: stage_logging.failures,
         operations: vec![],
     };
 
@@ -281,7 +298,7 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         Ok(ExitCode::SUCCESS)
     } else {
         Err(Error::Failed(format!(
-            "{} stack instance operation(s) failed:\n  {}",
+            "{} operation(s) failed:\n  {}",
             failures.len(),
             failures.join("\n  ")
         )))
@@ -399,16 +416,21 @@ async fn prepare_buckets(
     Ok(results)
 }
 
-/// Hook for SPEC §3 step 4 (stage logging in the caller's account, in `regions`).
+/// SPEC §3 step 4: logging on the API Gateway stages of the caller's account in `regions`.
 ///
-/// The `cq-stage-logging` crate owns discovery and the changes; the lead wires it here. It
-/// returns one line per stage changed (or, with `dry_run`, that would change); an empty list
-/// means nothing changed, which keeps the "nothing to change" answer exact.
+/// `changes` has one line per stage changed (or, with `dry_run`, that would change); empty
+/// means nothing changed, which keeps the "nothing to change" answer exact. A failed stage
+/// or region is in `failures` and does not stop the others nor the StackSet work.
 pub async fn enable_stage_logging(
-    _aws: &Aws,
-    _regions: &[String],
-    _dry_run: bool,
-) -> Result<Vec<String>> {
-    tracing::debug!("stage logging hook: not wired to cq-stage-logging yet");
-    Ok(vec![])
+    aws: &Aws,
+    config: &Config,
+    regions: &[String],
+    dry_run: bool,
+) -> StageChanges {
+    let settings = stages::capture_settings(config);
+    if dry_run {
+        stages::preview(aws, regions, &settings).await
+    } else {
+        stages::reconcile(aws, regions, &settings).await
+    }
 }

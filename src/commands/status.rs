@@ -1,5 +1,5 @@
-//! `cq-apigw status`: the StackSet, its instances, the artifact buckets and (through the
-//! stage-logging hook) the API stages per region. Read-only.
+//! `cq-apigw status`: the StackSet, its instances, the artifact buckets and the API stages
+//! per region with their capture state. Read-only.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::aws::deployment::resolve_regions;
 use crate::aws::stackset::{self, InstanceInfo};
-use crate::aws::{buckets, identity, Aws};
+use crate::aws::{buckets, identity, stages, Aws};
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::model::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output;
 use crate::plan::parameters::{mask, TEMPLATE_KEY_TAG};
 
@@ -34,11 +34,13 @@ pub struct BucketStatus {
     pub artifact_keys: Vec<String>,
 }
 
-/// Per-region API stage status, filled by the stage-logging hook.
+/// The API stages of one region of the caller's account and whether each is captured.
 #[derive(Debug, Serialize)]
 pub struct RegionStages {
     pub region: String,
-    pub stages: Vec<serde_json::Value>,
+    pub stages: Vec<cq_stage_logging::StageStatus>,
+    /// Why the region's stages could not be read (then `stages` is empty).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,7 +97,7 @@ impl fmt::Display for StatusReport {
                 .collect();
             write_table(
                 f,
-                ["ACCOUNT", "REGION", "STATUS", "DETAILED", "REASON"],
+                &["ACCOUNT", "REGION", "STATUS", "DETAILED", "REASON"],
                 &rows,
             )?;
         }
@@ -111,23 +113,72 @@ impl fmt::Display for StatusReport {
             }
         }
         for r in &self.stages {
-            writeln!(f, "API stages in {}: {}", r.region, r.stages.len())?;
-            for s in &r.stages {
-                writeln!(f, "  {s}")?;
-            }
+            write_region_stages(f, r)?;
         }
         Ok(())
     }
 }
 
-fn write_table(f: &mut fmt::Formatter<'_>, header: [&str; 5], rows: &[[&str; 5]]) -> fmt::Result {
+/// One region's stages as a table; a region that could not be read shows why.
+fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Result {
+    if let Some(e) = &r.error {
+        return writeln!(f, "API stages in {}: cannot be read: {e}", r.region);
+    }
+    let captured = r.stages.iter().filter(|s| s.captured).count();
+    writeln!(
+        f,
+        "API stages in {}: {} ({} captured)",
+        r.region,
+        r.stages.len(),
+        captured
+    )?;
+    if r.stages.is_empty() {
+        return Ok(());
+    }
+    let types: Vec<String> = r.stages.iter().map(|s| s.api_type.to_string()).collect();
+    let rows: Vec<[&str; 7]> = r
+        .stages
+        .iter()
+        .zip(&types)
+        .map(|(s, t)| {
+            [
+                s.api_id.as_str(),
+                s.api_name.as_str(),
+                t.as_str(),
+                s.stage.as_str(),
+                if s.captured { "yes" } else { "no" },
+                s.log_group.as_deref().unwrap_or("-"),
+                s.reason.as_deref().unwrap_or(""),
+            ]
+        })
+        .collect();
+    write_table(
+        f,
+        &[
+            "API ID",
+            "NAME",
+            "TYPE",
+            "STAGE",
+            "CAPTURED",
+            "LOG GROUP",
+            "REASON",
+        ],
+        &rows,
+    )
+}
+
+fn write_table<const N: usize>(
+    f: &mut fmt::Formatter<'_>,
+    header: &[&str; N],
+    rows: &[[&str; N]],
+) -> fmt::Result {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    for row in std::iter::once(&header).chain(rows) {
+    for row in std::iter::once(header).chain(rows) {
         let line: Vec<String> = row
             .iter()
             .zip(widths)
@@ -180,6 +231,10 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
     bucket_status.sort_by(|a, b| a.region.cmp(&b.region));
     let regions = resolve_regions(&aws, &config.regions, &caller.partition).await?;
     let stages = stage_status(&aws, &regions).await?;
+    let unreadable: Vec<String> = stages
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.region)))
+        .collect();
     let report = StatusReport {
         account: caller.account,
         home_region: aws.home_region().to_string(),
@@ -190,15 +245,116 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
         stages,
     };
     output::print_result(args.output, &report)?;
-    Ok(ExitCode::SUCCESS)
+    if unreadable.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::Failed(format!(
+            "the API stages of {} region(s) could not be read:\n  {}",
+            unreadable.len(),
+            unreadable.join("\n  ")
+        )))
+    }
 }
 
-/// Hook for per-region API stage status (SPEC §3 `status`): the lead wires the
-/// `cq-stage-logging` crate here. Until then no region reports stages.
-pub async fn stage_status(_aws: &Aws, regions: &[String]) -> Result<Vec<RegionStages>> {
-    tracing::debug!(
-        "stage status hook: not wired to cq-stage-logging yet ({} regions)",
-        regions.len()
-    );
-    Ok(vec![])
+/// Per region of the caller's account: every API stage and whether it is captured. A region
+/// whose stages cannot be read carries the error; the other regions are still shown.
+pub async fn stage_status(aws: &Aws, regions: &[String]) -> Result<Vec<RegionStages>> {
+    Ok(stages::discover(aws, regions)
+        .await
+        .into_iter()
+        .map(|(region, result)| match result {
+            Ok(stages) => RegionStages {
+                region,
+                stages,
+                error: None,
+            },
+            Err(e) => RegionStages {
+                region,
+                stages: vec![],
+                error: Some(e),
+            },
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cq_stage_logging::{ApiType, StageStatus};
+
+    fn report(stages: Vec<RegionStages>) -> StatusReport {
+        StatusReport {
+            account: "123456789012".into(),
+            home_region: "us-east-1".into(),
+            stackset_name: "s".into(),
+            stackset: None,
+            instances: vec![],
+            buckets: vec![],
+            stages,
+        }
+    }
+
+    #[test]
+    fn stages_show_as_a_table_per_region_with_unreadable_regions_named() {
+        let text = report(vec![
+            RegionStages {
+                region: "us-east-1".into(),
+                stages: vec![
+                    StageStatus {
+                        api_type: ApiType::Rest,
+                        api_id: "abc123".into(),
+                        api_name: "orders".into(),
+                        stage: "prod".into(),
+                        captured: true,
+                        log_group: Some("API-Gateway-Execution-Logs_abc123/prod".into()),
+                        reason: None,
+                    },
+                    StageStatus {
+                        api_type: ApiType::Http,
+                        api_id: "h1".into(),
+                        api_name: "cart".into(),
+                        stage: "$default".into(),
+                        captured: false,
+                        log_group: None,
+                        reason: Some("$default HTTP stages are excluded".into()),
+                    },
+                ],
+                error: None,
+            },
+            RegionStages {
+                region: "eu-west-1".into(),
+                stages: vec![],
+                error: Some("apigateway:GetRestApis failed: AccessDenied".into()),
+            },
+        ])
+        .to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "API stages in us-east-1: 2 (1 captured)")
+            .expect(&text);
+        assert_eq!(
+            lines[at + 1].split_whitespace().collect::<Vec<_>>(),
+            ["API", "ID", "NAME", "TYPE", "STAGE", "CAPTURED", "LOG", "GROUP", "REASON"]
+        );
+        assert_eq!(
+            lines[at + 2].split_whitespace().collect::<Vec<_>>(),
+            [
+                "abc123",
+                "orders",
+                "rest",
+                "prod",
+                "yes",
+                "API-Gateway-Execution-Logs_abc123/prod"
+            ]
+        );
+        assert!(
+            lines[at + 3].contains("$default HTTP stages are excluded"),
+            "{text}"
+        );
+        assert!(lines[at + 3].contains(" no "), "{text}");
+        assert!(text.contains(
+            "API stages in eu-west-1: cannot be read: apigateway:GetRestApis failed: AccessDenied"
+        ));
+    }
 }

@@ -75,7 +75,9 @@ impl MotoServer {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("moto server exited before printing its port (is moto installed in the venv?)");
+                panic!(
+                    "moto server exited before printing its port (is moto installed in the venv?)"
+                );
             }
         }
     }
@@ -122,7 +124,12 @@ impl MotoServer {
     /// Wipe all state (`POST /moto-api/reset`).
     pub fn reset(&self) {
         let _ = Command::new("curl")
-            .args(["-s", "-X", "POST", &format!("{}/moto-api/reset", self.endpoint())])
+            .args([
+                "-s",
+                "-X",
+                "POST",
+                &format!("{}/moto-api/reset", self.endpoint()),
+            ])
             .status();
     }
 }

@@ -1,0 +1,458 @@
+//! Stage logging through the CLI against moto: `enable` captures every REST stage of the
+//! caller's account in both regions and records the customer's settings, `status` shows each
+//! stage, a second `enable` changes nothing, `disable` and `disable --destroy` put the
+//! customer's settings back. HTTP stages as far as moto goes: it has no apigatewayv2
+//! UpdateStage (SPEC §7), so only stages that need no change are captured here, and a stage
+//! that needs one shows how a failed stage is reported without stopping the rest.
+
+mod common;
+
+use std::collections::HashMap;
+
+use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
+use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
+use common::{stderr, stdout, Bed, ACCOUNT};
+use cq_stage_logging::{access_log_format, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
+use serde_json::Value;
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const CLOUDWATCH_ROLE: &str = "arn:aws:iam::123456789012:role/customer-apigw-cloudwatch";
+const CUSTOMER_HTTP_GROUP: &str = "customer-http-json";
+
+fn replace(path: &str, value: &str) -> PatchOperation {
+    PatchOperation::builder()
+        .op(Op::Replace)
+        .path(path)
+        .value(value)
+        .build()
+}
+
+fn apigw(bed: &Bed, region: &str) -> aws_sdk_apigateway::Client {
+    aws_sdk_apigateway::Client::new(&bed.block_on(bed.moto.sdk_config(region)))
+}
+
+fn apigw2(bed: &Bed, region: &str) -> aws_sdk_apigatewayv2::Client {
+    aws_sdk_apigatewayv2::Client::new(&bed.block_on(bed.moto.sdk_config(region)))
+}
+
+/// The account-level CloudWatch role most accounts already have (moto takes the ARN as is).
+fn set_account_role(bed: &Bed, region: &str) {
+    bed.block_on(
+        apigw(bed, region)
+            .update_account()
+            .patch_operations(replace("/cloudwatchRoleArn", CLOUDWATCH_ROLE))
+            .send(),
+    )
+    .unwrap();
+}
+
+/// A REST API with GET /pets (MOCK integration), one deployment and stages `dev` and `prod`.
+fn rest_api(bed: &Bed, region: &str, name: &str) -> String {
+    let gw = apigw(bed, region);
+    bed.block_on(async {
+        let id = gw
+            .create_rest_api()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string();
+        let resources = gw.get_resources().rest_api_id(&id).send().await.unwrap();
+        let root = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/"))
+            .and_then(|r| r.id())
+            .unwrap()
+            .to_string();
+        let pets = gw
+            .create_resource()
+            .rest_api_id(&id)
+            .parent_id(root)
+            .path_part("pets")
+            .send()
+            .await
+            .unwrap();
+        let res_id = pets.id().unwrap();
+        gw.put_method()
+            .rest_api_id(&id)
+            .resource_id(res_id)
+            .http_method("GET")
+            .authorization_type("NONE")
+            .send()
+            .await
+            .unwrap();
+        gw.put_integration()
+            .rest_api_id(&id)
+            .resource_id(res_id)
+            .http_method("GET")
+            .r#type(IntegrationType::Mock)
+            .send()
+            .await
+            .unwrap();
+        let dep = gw
+            .create_deployment()
+            .rest_api_id(&id)
+            .send()
+            .await
+            .unwrap();
+        for stage in ["dev", "prod"] {
+            gw.create_stage()
+                .rest_api_id(&id)
+                .stage_name(stage)
+                .deployment_id(dep.id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        id
+    })
+}
+
+/// The customer's own execution logging on one stage: errors only, with metrics.
+fn customer_method_settings(bed: &Bed, region: &str, api: &str, stage: &str) {
+    bed.block_on(
+        apigw(bed, region)
+            .update_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .patch_operations(replace("/*/*/logging/loglevel", "ERROR"))
+            .patch_operations(replace("/*/*/metrics/enabled", "true"))
+            .send(),
+    )
+    .unwrap();
+}
+
+/// An HTTP API whose stages need no UpdateStage: `json` already logs JSON with every field to
+/// the customer's group (read in place), `clf` logs in a format the forwarder cannot parse
+/// (left alone), `$default` is excluded.
+fn http_api_needing_no_change(bed: &Bed, region: &str) -> String {
+    let v2 = apigw2(bed, region);
+    let dest = format!("arn:aws:logs:{region}:{ACCOUNT}:log-group:{CUSTOMER_HTTP_GROUP}");
+    bed.block_on(async {
+        let id = v2
+            .create_api()
+            .name("cart-http")
+            .protocol_type(ProtocolType::Http)
+            .send()
+            .await
+            .unwrap()
+            .api_id()
+            .unwrap()
+            .to_string();
+        for (stage, format) in [
+            ("$default", None),
+            ("json", Some(access_log_format())),
+            (
+                "clf",
+                Some("$context.requestId $context.status".to_string()),
+            ),
+        ] {
+            let mut req = v2.create_stage().api_id(&id).stage_name(stage);
+            if let Some(f) = format {
+                req = req.access_log_settings(
+                    AccessLogSettings::builder()
+                        .destination_arn(&dest)
+                        .format(f)
+                        .build(),
+                );
+            }
+            req.send().await.unwrap();
+        }
+        id
+    })
+}
+
+/// `*/*` logging level, data trace and tags of a REST stage.
+fn rest_stage(
+    bed: &Bed,
+    region: &str,
+    api: &str,
+    stage: &str,
+) -> (Option<String>, Option<bool>, HashMap<String, String>) {
+    let s = bed
+        .block_on(
+            apigw(bed, region)
+                .get_stage()
+                .rest_api_id(api)
+                .stage_name(stage)
+                .send(),
+        )
+        .unwrap();
+    let all = s.method_settings().and_then(|m| m.get("*/*"));
+    (
+        all.and_then(|m| m.logging_level().map(String::from)),
+        all.map(|m| m.data_trace_enabled()),
+        s.tags().cloned().unwrap_or_default(),
+    )
+}
+
+fn run(bed: &Bed, args: &[&str]) -> std::process::Output {
+    bed.cli(args).output().unwrap()
+}
+
+fn run_ok(bed: &Bed, args: &[&str]) -> String {
+    let out = run(bed, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// `status --output json`: region → stages.
+fn status_stages(bed: &Bed) -> HashMap<String, Vec<Value>> {
+    let doc: Value = serde_json::from_str(&run_ok(bed, &["status", "--output", "json"])).unwrap();
+    doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["error"].is_null(), "{r}");
+            (
+                r["region"].as_str().unwrap().to_string(),
+                r["stages"].as_array().unwrap().clone(),
+            )
+        })
+        .collect()
+}
+
+fn find<'a>(stages: &'a [Value], api: &str, stage: &str) -> &'a Value {
+    stages
+        .iter()
+        .find(|s| s["api_id"] == api && s["stage"] == stage)
+        .unwrap_or_else(|| panic!("no stage {api}/{stage} in {stages:?}"))
+}
+
+/// Every REST stage: (region, api id, stage).
+type RestStages = Vec<(&'static str, String, &'static str)>;
+
+fn assert_rest_captured(bed: &Bed, all: &RestStages) {
+    for (region, api, stage) in all {
+        let (level, trace, _) = rest_stage(bed, region, api, stage);
+        assert_eq!(
+            (level.as_deref(), trace),
+            (Some("INFO"), Some(true)),
+            "{region} {api}/{stage}"
+        );
+    }
+}
+
+/// Everything back as before `enable`: the customer's ERROR level, no logging elsewhere, no tag.
+fn assert_restored(bed: &Bed, all: &RestStages, customer: &(&str, String, &str)) {
+    for (region, api, stage) in all {
+        let (level, trace, tags) = rest_stage(bed, region, api, stage);
+        assert!(
+            !tags.contains_key(PREVIOUS_LOGGING_TAG),
+            "{region} {api}/{stage}: {tags:?}"
+        );
+        assert_ne!(trace, Some(true), "{region} {api}/{stage}");
+        let expected = if (*region, api, *stage) == (customer.0, &customer.1, customer.2) {
+            "ERROR"
+        } else {
+            "OFF"
+        };
+        assert_eq!(
+            level.as_deref().unwrap_or("OFF"),
+            expected,
+            "{region} {api}/{stage}"
+        );
+    }
+}
+
+#[test]
+fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
+    let bed = Bed::new();
+    let mut all: RestStages = Vec::new();
+    for region in REGIONS {
+        set_account_role(&bed, region);
+        for name in ["orders", "payments"] {
+            let id = rest_api(&bed, region, name);
+            for stage in ["dev", "prod"] {
+                all.push((region, id.clone(), stage));
+            }
+        }
+    }
+    let customer = all
+        .iter()
+        .find(|(r, _, s)| *r == "us-east-1" && *s == "prod")
+        .cloned()
+        .unwrap();
+    customer_method_settings(&bed, customer.0, &customer.1, customer.2);
+    let http = http_api_needing_no_change(&bed, "us-east-1");
+
+    // A dry run lists every REST stage and changes none.
+    let plan = run_ok(&bed, &["enable", "--yes", "--dry-run"]);
+    for (region, api, stage) in &all {
+        let wanted = format!("({api}) stage {stage}: would capture (now: ");
+        assert!(
+            plan.lines()
+                .any(|l| l.contains(&format!("{region} rest ")) && l.contains(&wanted)),
+            "{region} {api}/{stage} missing from:\n{plan}"
+        );
+    }
+    assert!(!plan.contains(&format!("({http})")), "{plan}");
+    assert_eq!(
+        rest_stage(&bed, customer.0, &customer.1, customer.2)
+            .0
+            .as_deref(),
+        Some("ERROR")
+    );
+
+    let text = run_ok(&bed, &["enable", "--yes"]);
+    assert!(
+        text.contains(&format!(
+            "stage logging: us-east-1 rest orders ({}) stage prod: captured, logs to {}",
+            customer.1,
+            rest_execution_log_group(&customer.1, "prod")
+        )),
+        "{text}"
+    );
+    assert_rest_captured(&bed, &all);
+    let (_, _, tags) = rest_stage(&bed, customer.0, &customer.1, customer.2);
+    let recorded = tags
+        .get(PREVIOUS_LOGGING_TAG)
+        .expect("previous settings tag");
+    assert!(!recorded.is_empty());
+
+    let stages = status_stages(&bed);
+    for (region, api, stage) in &all {
+        let s = find(&stages[*region], api, stage);
+        assert_eq!(s["captured"], true, "{s}");
+        assert_eq!(s["api_type"], "rest");
+        assert_eq!(s["log_group"], rest_execution_log_group(api, stage));
+    }
+    let east = &stages["us-east-1"];
+    let json = find(east, &http, "json");
+    assert_eq!(json["captured"], true, "{json}");
+    assert_eq!(json["log_group"], CUSTOMER_HTTP_GROUP);
+    for stage in ["clf", "$default"] {
+        let s = find(east, &http, stage);
+        assert_eq!(s["captured"], false, "{s}");
+        assert!(!s["reason"].as_str().unwrap_or_default().is_empty(), "{s}");
+    }
+    assert!(find(east, &http, "$default")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("$default"));
+
+    let table = run_ok(&bed, &["status"]);
+    assert!(
+        table.contains("API stages in us-east-1: 7 (5 captured)"),
+        "{table}"
+    );
+    assert!(table.contains("LOG GROUP"), "{table}");
+    assert!(
+        table.contains(&rest_execution_log_group(&customer.1, "prod")),
+        "{table}"
+    );
+
+    let again = run_ok(&bed, &["enable", "--yes"]);
+    assert!(again.contains("nothing to change"), "{again}");
+    assert_eq!(
+        tags,
+        rest_stage(&bed, customer.0, &customer.1, customer.2).2,
+        "a second enable must not re-record"
+    );
+
+    let off = run_ok(&bed, &["disable", "--yes"]);
+    assert!(off.contains("previous logging settings restored"), "{off}");
+    assert_restored(&bed, &all, &customer);
+    let stages = status_stages(&bed);
+    for (region, api, stage) in &all {
+        assert_eq!(find(&stages[*region], api, stage)["captured"], false);
+    }
+
+    // Capture again, then tear everything down: the stages come back as the customer had them.
+    let text = run_ok(&bed, &["enable", "--yes"]);
+    assert!(text.contains(": captured, logs to "), "{text}");
+    assert_rest_captured(&bed, &all);
+    let gone = run_ok(&bed, &["disable", "--yes", "--destroy"]);
+    assert!(
+        gone.contains("previous logging settings restored"),
+        "{gone}"
+    );
+    assert_restored(&bed, &all, &customer);
+    assert!(bed.stackset().is_none());
+}
+
+#[test]
+fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
+    let bed = Bed::new();
+    set_account_role(&bed, "us-east-1");
+    let rest = rest_api(&bed, "us-east-1", "orders");
+    // An HTTP stage without access logging needs UpdateStage, which moto does not implement
+    // (it answers 500): a real failure for the CLI to report.
+    let v2 = apigw2(&bed, "us-east-1");
+    let http = bed.block_on(async {
+        let id = v2
+            .create_api()
+            .name("beta-http")
+            .protocol_type(ProtocolType::Http)
+            .send()
+            .await
+            .unwrap()
+            .api_id()
+            .unwrap()
+            .to_string();
+        v2.create_stage()
+            .api_id(&id)
+            .stage_name("beta")
+            .send()
+            .await
+            .unwrap();
+        id
+    });
+
+    // Status shows why the stage is not captured rather than failing.
+    let stages = status_stages(&bed);
+    let beta = find(&stages["us-east-1"], &http, "beta");
+    assert_eq!(beta["captured"], false);
+    assert!(
+        beta["reason"]
+            .as_str()
+            .unwrap()
+            .contains("access logging is off"),
+        "{beta}"
+    );
+    assert!(stages["eu-west-1"].is_empty());
+
+    let plan = run_ok(&bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let lines: Vec<&str> = plan["stage_logging"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines
+        .iter()
+        .any(|l| l.contains(&format!("({http}) stage beta: would capture"))));
+
+    let out = run(&bed, &["enable", "--yes"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains(&format!(
+            "stage logging FAILED: us-east-1 http beta-http ({http}) stage beta:"
+        )),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("stage logging failed"),
+        "{}",
+        stderr(&out)
+    );
+    // The other stages and the StackSet were still done.
+    for stage in ["dev", "prod"] {
+        let (level, trace, _) = rest_stage(&bed, "us-east-1", &rest, stage);
+        assert_eq!((level.as_deref(), trace), (Some("INFO"), Some(true)));
+    }
+    assert!(bed.stackset().is_some());
+    assert_eq!(bed.instances().len(), 2);
+}

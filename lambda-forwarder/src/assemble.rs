@@ -1,0 +1,808 @@
+//! Turns the events of one log group into UAP transactions.
+//!
+//! REST execution logs spread one request over a dozen events, interleaved with other
+//! requests and possibly split across pages or ticks; they are grouped by request id and a
+//! request is only built once its `Method completed with status` line is in (or it is too old
+//! to wait for). HTTP access logs are one JSON line per request.
+//!
+//! Choices where the logs are silent (documented here because UAP sees the result):
+//! * scheme: `X-Forwarded-Proto` when it says `http`/`https`, else `https` (API Gateway
+//!   endpoints are HTTPS-only);
+//! * http-version: from the first hop of `Via` (`2.0 abc.cloudfront.net` → `HTTP/2.0`), else
+//!   `HTTP/1.1`;
+//! * client ip: first entry of `X-Forwarded-For`, else empty (API Gateway logs it nowhere
+//!   else in execution logs);
+//! * connection: `connection-ip` = client ip; `connection-port` = 0 because the client's
+//!   source port is never logged (`X-Forwarded-Port` is the port the client connected *to*);
+//!   `server-port` = `X-Forwarded-Port`, else 443 for https / 80 for http; `server-ip` empty;
+//! * status: `Method completed with status`, else the integration's `Received response`
+//!   status (forced incomplete requests), else `0`;
+//! * host: the `Host` header, else the API's default `execute-api` host name;
+//! * body events after the first are joined with `\n`: API Gateway writes one event per line
+//!   of a multi-line body.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::filters::Filters;
+use crate::parse::header_map::{parse_map, ParsedMap};
+use crate::parse::http::{parse_access_log, AccessLogEntry};
+use crate::parse::rest::{classify, is_truncated, split_request_id, RestLine};
+use crate::parse::uri::{encode_path, path_with_query};
+use crate::parse::{LogEvent, SourceContext};
+use crate::transaction::{
+    encode_header, format_timestamp, Body, Connection, Request, Response, SourceInfo, Transaction,
+    TxnMetaData, SOURCE_NAME, TRANSACTION_VERSION,
+};
+
+/// Header added to every HTTP API transaction: UAP must not expect headers or bodies.
+pub const DISCOVERY_ONLY_HEADER: (&str, &str) = ("cq-discovery-only", "true");
+
+/// A transaction ready to send, with the events it came from (to checkpoint past them once
+/// delivered).
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub transaction: Transaction,
+    pub event_ids: Vec<String>,
+    pub first_timestamp: i64,
+    pub last_timestamp: i64,
+    /// False when built from a request whose `Method completed` line never arrived.
+    pub complete: bool,
+    /// True when API Gateway cut a body or header map short (` [TRUNCATED]`).
+    pub truncated: bool,
+}
+
+/// A REST request still waiting for its `Method completed with status` line: the checkpoint
+/// must not move past `first_timestamp`, so the next tick fetches its events again.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub request_id: String,
+    pub first_timestamp: i64,
+    pub event_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Assembled {
+    pub built: Vec<Built>,
+    pub pending: Vec<Pending>,
+    /// ids of events consumed without producing a transaction (dropped static paths,
+    /// unparseable, non-request lines): safe to checkpoint past
+    pub consumed_event_ids: Vec<String>,
+    pub streams_seen: usize,
+    pub complete_streams: usize,
+    pub incomplete_streams: usize,
+    pub truncated_streams: usize,
+    pub failed_to_parse: usize,
+    pub dropped_static: usize,
+}
+
+/// REST execution logs of one log group: group by request id; a request is complete at
+/// `Method completed with status`. Requests whose first event is older than `force_before`
+/// (ms) are built anyway, marked incomplete.
+pub fn assemble_rest(
+    events: &[LogEvent],
+    ctx: &SourceContext,
+    filters: &Filters,
+    force_before: Option<i64>,
+) -> Assembled {
+    let mut out = Assembled::default();
+    let mut requests: Vec<RestRequest<'_>> = Vec::new();
+    let mut by_id: HashMap<&str, usize> = HashMap::new();
+    let mut seen_ids: HashSet<&str> = HashSet::with_capacity(events.len());
+
+    for event in in_time_order(events) {
+        if !seen_ids.insert(event.event_id.as_str()) {
+            continue; // the same event fetched twice (overlapping pages)
+        }
+        let Some((request_id, text)) = split_request_id(&event.message) else {
+            out.consumed_event_ids.push(event.event_id.clone());
+            continue;
+        };
+        let index = *by_id.entry(request_id).or_insert_with(|| {
+            requests.push(RestRequest::new(request_id, event.timestamp));
+            requests.len() - 1
+        });
+        requests[index].feed(event, classify(text));
+    }
+
+    for request in requests {
+        out.streams_seen += 1;
+        let forced = force_before.is_some_and(|limit| request.first_timestamp < limit);
+        if request.completed_status.is_some() {
+            out.complete_streams += 1;
+        } else if forced {
+            out.incomplete_streams += 1;
+        } else {
+            out.incomplete_streams += 1;
+            out.pending.push(Pending {
+                request_id: request.request_id.to_string(),
+                first_timestamp: request.first_timestamp,
+                event_ids: owned(&request.event_ids),
+            });
+            continue;
+        }
+        match build_rest(&request, ctx, filters) {
+            Outcome::Built(built) => {
+                if built.truncated {
+                    out.truncated_streams += 1;
+                }
+                out.built.push(*built);
+            }
+            Outcome::Static => {
+                out.dropped_static += 1;
+                out.consumed_event_ids.extend(owned(&request.event_ids));
+            }
+            Outcome::Unparseable => {
+                out.failed_to_parse += 1;
+                out.consumed_event_ids.extend(owned(&request.event_ids));
+            }
+        }
+    }
+    out
+}
+
+/// HTTP access-log JSON lines: one transaction per line, header `cq-discovery-only: true`.
+pub fn assemble_http(events: &[LogEvent], ctx: &SourceContext, filters: &Filters) -> Assembled {
+    let mut out = Assembled::default();
+    let mut seen_ids: HashSet<&str> = HashSet::with_capacity(events.len());
+    for event in in_time_order(events) {
+        if !seen_ids.insert(event.event_id.as_str()) {
+            continue;
+        }
+        out.streams_seen += 1;
+        let entry = match parse_access_log(&event.message) {
+            Ok(entry) => entry,
+            Err(_) => {
+                out.failed_to_parse += 1;
+                out.consumed_event_ids.push(event.event_id.clone());
+                continue;
+            }
+        };
+        out.complete_streams += 1;
+        if filters.is_static(&entry.path) {
+            out.dropped_static += 1;
+            out.consumed_event_ids.push(event.event_id.clone());
+            continue;
+        }
+        out.built.push(Built {
+            transaction: http_transaction(&entry, event.timestamp, ctx),
+            event_ids: vec![event.event_id.clone()],
+            first_timestamp: event.timestamp,
+            last_timestamp: event.timestamp,
+            complete: true,
+            truncated: false,
+        });
+    }
+    out
+}
+
+/// Events by timestamp; events with equal timestamps keep their fetched order, which is the
+/// order API Gateway wrote them in (a body's continuation events share its millisecond).
+fn in_time_order(events: &[LogEvent]) -> Vec<&LogEvent> {
+    let mut ordered: Vec<&LogEvent> = events.iter().collect();
+    if !ordered.windows(2).all(|w| w[0].timestamp <= w[1].timestamp) {
+        ordered.sort_by_key(|e| e.timestamp);
+    }
+    ordered
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+/// Which body later events without a known prefix continue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpenBody {
+    None,
+    Request,
+    Response,
+    /// An integration-side body we do not send: its continuations are skipped.
+    Ignored,
+}
+
+/// What has been read so far of one REST request (borrowing from the events).
+struct RestRequest<'a> {
+    request_id: &'a str,
+    first_timestamp: i64,
+    last_timestamp: i64,
+    event_ids: Vec<&'a str>,
+    method: Option<&'a str>,
+    path: Option<&'a str>,
+    query: Option<&'a str>,
+    request_headers: Option<&'a str>,
+    response_headers: Option<&'a str>,
+    request_body: Option<Vec<&'a str>>,
+    response_body: Option<Vec<&'a str>>,
+    received_status: Option<u16>,
+    completed_status: Option<u16>,
+    open: OpenBody,
+}
+
+impl<'a> RestRequest<'a> {
+    fn new(request_id: &'a str, timestamp: i64) -> Self {
+        RestRequest {
+            request_id,
+            first_timestamp: timestamp,
+            last_timestamp: timestamp,
+            event_ids: Vec::new(),
+            method: None,
+            path: None,
+            query: None,
+            request_headers: None,
+            response_headers: None,
+            request_body: None,
+            response_body: None,
+            received_status: None,
+            completed_status: None,
+            open: OpenBody::None,
+        }
+    }
+
+    fn feed(&mut self, event: &'a LogEvent, line: RestLine<'a>) {
+        self.event_ids.push(&event.event_id);
+        self.first_timestamp = self.first_timestamp.min(event.timestamp);
+        self.last_timestamp = self.last_timestamp.max(event.timestamp);
+        let mut open = OpenBody::None;
+        match line {
+            RestLine::MethodAndPath { method, path } => {
+                self.method = Some(method);
+                self.path = Some(path);
+            }
+            RestLine::QueryString(map) => self.query = Some(map),
+            RestLine::RequestHeaders(map) => self.request_headers = Some(map),
+            RestLine::ResponseHeaders(map) => self.response_headers = Some(map),
+            RestLine::RequestBody(first) => {
+                self.request_body = Some(vec![first]);
+                open = OpenBody::Request;
+            }
+            RestLine::ResponseBody(first) => {
+                self.response_body = Some(vec![first]);
+                open = OpenBody::Response;
+            }
+            RestLine::ReceivedResponse { status } => self.received_status = Some(status),
+            RestLine::MethodCompleted { status } => self.completed_status = Some(status),
+            RestLine::OtherMultiLine => open = OpenBody::Ignored,
+            RestLine::Continuation(text) => {
+                open = self.open;
+                let body = match self.open {
+                    OpenBody::Request => self.request_body.as_mut(),
+                    OpenBody::Response => self.response_body.as_mut(),
+                    OpenBody::None | OpenBody::Ignored => None,
+                };
+                if let Some(body) = body {
+                    body.push(text);
+                }
+            }
+            RestLine::StartingExecution
+            | RestLine::ExtendedRequestId(_)
+            | RestLine::PathParameters(_)
+            | RestLine::SuccessfullyCompleted
+            | RestLine::Other => {}
+        }
+        self.open = open;
+    }
+}
+
+enum Outcome {
+    Built(Box<Built>),
+    Static,
+    Unparseable,
+}
+
+fn build_rest(request: &RestRequest<'_>, ctx: &SourceContext, filters: &Filters) -> Outcome {
+    let (Some(method), Some(path)) = (request.method, request.path) else {
+        return Outcome::Unparseable;
+    };
+    if filters.is_static(path) {
+        return Outcome::Static;
+    }
+    let request_headers = parse_map(request.request_headers.unwrap_or(""));
+    let response_headers = parse_map(request.response_headers.unwrap_or(""));
+    let query = parse_map(request.query.unwrap_or(""));
+    let mut truncated = request_headers.truncated || response_headers.truncated || query.truncated;
+
+    let scheme = scheme(&request_headers);
+    let client_ip = client_ip(&request_headers);
+    let server_port = request_headers
+        .get("X-Forwarded-Port")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(if scheme == "http" { 80 } else { 443 });
+
+    let (request_body, request_cut) = logged_body(request.request_body.as_deref());
+    truncated |= request_cut;
+    let keep_response = filters.keeps_response_body(response_headers.get("Content-Type"));
+    let (response_body, response_cut) = logged_body(request.response_body.as_deref());
+    truncated |= response_cut;
+    let response_body = if keep_response {
+        response_body
+    } else {
+        Body::empty()
+    };
+
+    let status = request
+        .completed_status
+        .or(request.received_status)
+        .unwrap_or(0);
+    let transaction = Transaction {
+        timestamp: format_timestamp(request.first_timestamp),
+        version: TRANSACTION_VERSION.to_string(),
+        transaction_id: request.request_id.to_string(),
+        request: Request {
+            client_ip: client_ip.clone(),
+            http_scheme: scheme.to_string(),
+            http_version: http_version(&request_headers),
+            http_method: method.to_string(),
+            uri_query_fragment: path_with_query(path, &query.pairs),
+            host: request_headers
+                .get("Host")
+                .map(str::to_string)
+                .unwrap_or_else(|| default_host(ctx)),
+            headers: encode_headers(&request_headers.pairs),
+            body: request_body,
+            connection: Connection {
+                connection_ip: client_ip,
+                connection_port: 0,
+                server_ip: String::new(),
+                server_port,
+            },
+        },
+        response: Response {
+            status_code: status.to_string(),
+            headers: encode_headers(&response_headers.pairs),
+            body: response_body,
+        },
+        txn_meta_data: meta_data(ctx),
+    };
+    Outcome::Built(Box::new(Built {
+        transaction,
+        event_ids: owned(&request.event_ids),
+        first_timestamp: request.first_timestamp,
+        last_timestamp: request.last_timestamp,
+        complete: request.completed_status.is_some(),
+        truncated,
+    }))
+}
+
+/// The body as logged, and whether API Gateway cut it. A cut body is replaced by the marker
+/// UAP understands, since half a JSON document would be misread.
+fn logged_body(parts: Option<&[&str]>) -> (Body, bool) {
+    let Some(parts) = parts else {
+        return (Body::empty(), false);
+    };
+    if parts.iter().any(|p| is_truncated(p)) {
+        return (Body::truncated_marker(), true);
+    }
+    (Body::from_bytes(parts.join("\n").as_bytes()), false)
+}
+
+fn encode_headers(pairs: &[(&str, &str)]) -> Vec<String> {
+    pairs.iter().map(|(k, v)| encode_header(k, v)).collect()
+}
+
+fn scheme(headers: &ParsedMap<'_>) -> &'static str {
+    match headers.get("X-Forwarded-Proto").map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ => "https",
+    }
+}
+
+fn client_ip(headers: &ParsedMap<'_>) -> String {
+    headers
+        .get("X-Forwarded-For")
+        .and_then(|v| v.split(',').next())
+        .map(|ip| ip.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `Via: 2.0 abc.cloudfront.net (CloudFront), 1.1 proxy` → `HTTP/2.0` (first hop = client's).
+fn http_version(headers: &ParsedMap<'_>) -> String {
+    let first_hop = headers
+        .get("Via")
+        .and_then(|via| via.split(',').next())
+        .and_then(|hop| hop.split_whitespace().next());
+    let Some(protocol) = first_hop else {
+        return "HTTP/1.1".to_string();
+    };
+    let version = protocol
+        .strip_prefix("HTTP/")
+        .or_else(|| protocol.strip_prefix("http/"))
+        .unwrap_or(protocol);
+    let valid = !version.is_empty()
+        && version.len() <= 3
+        && version.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if valid {
+        format!("HTTP/{version}")
+    } else {
+        "HTTP/1.1".to_string()
+    }
+}
+
+fn default_host(ctx: &SourceContext) -> String {
+    if ctx.api_id.is_empty() || ctx.region.is_empty() {
+        String::new()
+    } else {
+        format!("{}.execute-api.{}.amazonaws.com", ctx.api_id, ctx.region)
+    }
+}
+
+fn meta_data(ctx: &SourceContext) -> TxnMetaData {
+    TxnMetaData {
+        source_info: SourceInfo {
+            source: SOURCE_NAME.to_string(),
+            account_id: ctx.account_id.clone(),
+            region: ctx.region.clone(),
+            api_id: ctx.api_id.clone(),
+            stage: ctx.stage.clone(),
+            log_group: ctx.log_group.clone(),
+        },
+    }
+}
+
+fn http_transaction(
+    entry: &AccessLogEntry,
+    event_timestamp: i64,
+    ctx: &SourceContext,
+) -> Transaction {
+    let mut headers = vec![encode_header(
+        DISCOVERY_ONLY_HEADER.0,
+        DISCOVERY_ONLY_HEADER.1,
+    )];
+    let host = entry.host.clone().unwrap_or_else(|| default_host(ctx));
+    if !host.is_empty() {
+        headers.push(encode_header("host", &host));
+    }
+    if let Some(user_agent) = &entry.user_agent {
+        headers.push(encode_header("user-agent", user_agent));
+    }
+    let response_headers = entry
+        .response_length
+        .map(|len| vec![encode_header("content-length", &len.to_string())])
+        .unwrap_or_default();
+    let client_ip = entry.ip.clone().unwrap_or_default();
+    let mut meta = meta_data(ctx);
+    let fill = |field: &mut String, logged: &Option<String>| {
+        if field.is_empty() {
+            *field = logged.clone().unwrap_or_default();
+        }
+    };
+    fill(&mut meta.source_info.account_id, &entry.account_id);
+    fill(&mut meta.source_info.api_id, &entry.api_id);
+    fill(&mut meta.source_info.stage, &entry.stage);
+    Transaction {
+        timestamp: format_timestamp(entry.request_time_ms.unwrap_or(event_timestamp)),
+        version: TRANSACTION_VERSION.to_string(),
+        transaction_id: entry.request_id.clone(),
+        request: Request {
+            client_ip: client_ip.clone(),
+            http_scheme: "https".to_string(),
+            http_version: entry
+                .protocol
+                .clone()
+                .unwrap_or_else(|| "HTTP/1.1".to_string()),
+            http_method: entry.http_method.clone(),
+            uri_query_fragment: encode_path(&entry.path),
+            host,
+            headers,
+            body: Body::empty(),
+            connection: Connection {
+                connection_ip: client_ip,
+                connection_port: 0,
+                server_ip: String::new(),
+                server_port: 443,
+            },
+        },
+        response: Response {
+            status_code: entry.status.unwrap_or(0).to_string(),
+            headers: response_headers,
+            body: Body::empty(),
+        },
+        txn_meta_data: meta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    fn events(lines: &[&str]) -> Vec<LogEvent> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| LogEvent {
+                event_id: format!("e{i}"),
+                timestamp: 1_700_000_000_000 + i as i64,
+                message: m.to_string(),
+            })
+            .collect()
+    }
+
+    fn ctx() -> SourceContext {
+        SourceContext {
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            api_id: "a1b2c3".into(),
+            stage: "dev".into(),
+            log_group: "API-Gateway-Execution-Logs_a1b2c3/dev".into(),
+        }
+    }
+
+    fn decode(data: &str) -> String {
+        String::from_utf8(STANDARD.decode(data).unwrap()).unwrap()
+    }
+
+    fn rest(lines: &[&str]) -> Assembled {
+        assemble_rest(&events(lines), &ctx(), &Filters::default(), None)
+    }
+
+    #[test]
+    fn builds_minimal_request_with_fallbacks() {
+        let out = rest(&[
+            "(r1) HTTP Method: DELETE, Resource Path: /pets/9",
+            "(r1) Method completed with status: 204",
+        ]);
+        assert_eq!(out.built.len(), 1);
+        let b = &out.built[0];
+        assert_eq!(b.event_ids, vec!["e0", "e1"]);
+        assert_eq!(
+            (b.first_timestamp, b.last_timestamp),
+            (1_700_000_000_000, 1_700_000_000_001)
+        );
+        let t = &b.transaction;
+        assert_eq!(t.timestamp, "1700000000.000");
+        assert_eq!(t.transaction_id, "r1");
+        assert_eq!(t.request.http_method, "DELETE");
+        assert_eq!(t.request.uri_query_fragment, "/pets/9");
+        assert_eq!(t.request.host, "a1b2c3.execute-api.eu-west-1.amazonaws.com");
+        assert_eq!(t.request.http_scheme, "https");
+        assert_eq!(t.request.http_version, "HTTP/1.1");
+        assert_eq!(t.request.client_ip, "");
+        assert!(t.request.headers.is_empty());
+        assert_eq!(t.request.connection.connection_port, 0);
+        assert_eq!(t.request.connection.server_port, 443);
+        assert_eq!(t.response.status_code, "204");
+        assert_eq!(t.response.body, Body::empty());
+        assert_eq!(out.complete_streams, 1);
+    }
+
+    #[test]
+    fn headers_drive_scheme_version_ip_and_ports() {
+        let out = rest(&[
+            "(r1) HTTP Method: GET, Resource Path: /x",
+            "(r1) Method request headers: {Host=api.example.com, Via=HTTP/1.0 proxy, \
+             X-Forwarded-For=10.0.0.1 , 10.0.0.2, X-Forwarded-Port=8080, X-Forwarded-Proto=http}",
+            "(r1) Method completed with status: 200",
+        ]);
+        let r = &out.built[0].transaction.request;
+        assert_eq!(r.host, "api.example.com");
+        assert_eq!(r.http_scheme, "http");
+        assert_eq!(r.http_version, "HTTP/1.0");
+        assert_eq!(r.client_ip, "10.0.0.1");
+        assert_eq!(r.connection.connection_ip, "10.0.0.1");
+        assert_eq!(r.connection.server_port, 8080);
+        assert_eq!(
+            r.headers[0],
+            format!("Host:{}", STANDARD.encode("api.example.com"))
+        );
+    }
+
+    #[test]
+    fn response_body_follows_content_type_filter() {
+        let lines = |ct: &str| {
+            vec![
+                "(r1) HTTP Method: GET, Resource Path: /x".to_string(),
+                "(r1) Method response body after transformations: {\"ok\":true}".to_string(),
+                format!("(r1) Method response headers: {{Content-Type={ct}}}"),
+                "(r1) Method completed with status: 200".to_string(),
+            ]
+        };
+        let run = |ct: &str| {
+            let l = lines(ct);
+            let refs: Vec<&str> = l.iter().map(String::as_str).collect();
+            rest(&refs).built.remove(0).transaction.response.body
+        };
+        let kept = run("application/json; charset=utf-8");
+        assert_eq!(decode(&kept.data), "{\"ok\":true}");
+        assert_eq!(kept.length, 11);
+        assert_eq!(run("application/octet-stream"), Body::empty());
+    }
+
+    #[test]
+    fn truncated_response_body_is_replaced_by_marker() {
+        let out = rest(&[
+            "(r1) HTTP Method: GET, Resource Path: /x",
+            "(r1) Method response body after transformations: {\"items\":[1,2,3 [TRUNCATED]",
+            "(r1) Method response headers: {Content-Type=application/json}",
+            "(r1) Method completed with status: 200",
+        ]);
+        let b = &out.built[0];
+        assert!(b.truncated);
+        assert_eq!(
+            decode(&b.transaction.response.body.data),
+            r#"{"cq_body_truncated":"true"}"#
+        );
+        assert_eq!(out.truncated_streams, 1);
+    }
+
+    #[test]
+    fn truncated_header_map_marks_request_truncated() {
+        let out = rest(&[
+            "(r1) HTTP Method: GET, Resource Path: /x",
+            "(r1) Method request headers: {Host=h, User-Agent=Mozilla/5.0 (X11; Lin [TRUNCATED]",
+            "(r1) Method completed with status: 200",
+        ]);
+        let b = &out.built[0];
+        assert!(b.truncated);
+        assert_eq!(
+            b.transaction.request.headers,
+            vec![encode_header("Host", "h")]
+        );
+    }
+
+    #[test]
+    fn missing_method_line_is_failed_to_parse_and_consumed() {
+        let out = rest(&[
+            "(r1) Starting execution for request: r1",
+            "(r1) Method completed with status: 500",
+            "not a request line",
+        ]);
+        assert!(out.built.is_empty());
+        assert_eq!(out.failed_to_parse, 1);
+        let mut consumed = out.consumed_event_ids.clone();
+        consumed.sort();
+        assert_eq!(consumed, vec!["e0", "e1", "e2"]);
+    }
+
+    #[test]
+    fn received_status_is_used_when_forced() {
+        let evs = events(&[
+            "(r1) HTTP Method: GET, Resource Path: /x",
+            "(r1) Received response. Status: 502, Integration latency: 29000 ms",
+        ]);
+        let out = assemble_rest(&evs, &ctx(), &Filters::default(), Some(i64::MAX));
+        assert_eq!(out.built[0].transaction.response.status_code, "502");
+        assert!(!out.built[0].complete);
+        assert_eq!(out.incomplete_streams, 1);
+    }
+
+    #[test]
+    fn duplicate_events_are_read_once() {
+        let mut evs = events(&[
+            "(r1) HTTP Method: POST, Resource Path: /x",
+            "(r1) Method request body before transformations: a",
+            "(r1) b",
+            "(r1) Method completed with status: 200",
+        ]);
+        evs.insert(3, evs[2].clone());
+        let out = assemble_rest(&evs, &ctx(), &Filters::default(), None);
+        assert_eq!(decode(&out.built[0].transaction.request.body.data), "a\nb");
+        assert_eq!(out.built[0].event_ids.len(), 4);
+    }
+
+    #[test]
+    fn http_entry_without_host_uses_api_default() {
+        let evs = events(&[r#"{"requestId":"q","httpMethod":"GET","path":"/p","status":"200"}"#]);
+        let out = assemble_http(&evs, &ctx(), &Filters::default());
+        let t = &out.built[0].transaction;
+        assert_eq!(t.request.host, "a1b2c3.execute-api.eu-west-1.amazonaws.com");
+        assert_eq!(t.timestamp, "1700000000.000");
+        assert_eq!(t.request.client_ip, "");
+        assert_eq!(t.txn_meta_data.source_info.stage, "dev");
+    }
+
+    /// Deterministic xorshift, so a failure reproduces.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+    }
+
+    /// Fuzz-like: thousands of messages glued from log-line fragments, braces, markers,
+    /// multi-byte characters and random bytes. Nothing may panic, and every event must be
+    /// accounted for exactly once.
+    #[test]
+    fn never_panics_on_garbage() {
+        let fragments = [
+            "(",
+            ")",
+            "(r1) ",
+            "(r2) ",
+            "(r1)",
+            "HTTP Method: ",
+            ", Resource Path: ",
+            "GET",
+            "/a.png",
+            "/p?x=1",
+            "Method request headers: ",
+            "Method request query string: ",
+            "Method response headers: ",
+            "Method request body before transformations: ",
+            "Method response body after transformations: ",
+            "Method completed with status: ",
+            "Received response. Status: ",
+            "{",
+            "}",
+            "=",
+            ", ",
+            "Host=",
+            "Content-Type=",
+            "application/json",
+            " [TRUNCATED]",
+            "[TRUNCATED]",
+            "é",
+            "💥",
+            "\u{0}",
+            "\n",
+            "%",
+            "999999999999",
+            "-1",
+            "200",
+            "X-Forwarded-For=",
+            "Via=",
+            "2.0 ",
+            "HTTP/",
+            "\"",
+            "?",
+            "#",
+            ";",
+            " ",
+        ];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..400 {
+            let count = 1 + rng.next() % 30;
+            let evs: Vec<LogEvent> = (0..count)
+                .map(|i| {
+                    let mut message = String::new();
+                    for _ in 0..rng.next() % 12 {
+                        message.push_str(rng.pick(&fragments));
+                    }
+                    if rng.next() % 10 == 0 {
+                        let bytes: Vec<u8> =
+                            (0..rng.next() % 40).map(|_| rng.next() as u8).collect();
+                        message.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                    LogEvent {
+                        event_id: format!("{round}-{i}"),
+                        timestamp: (rng.next() % 5) as i64 - 2
+                            + i64::from(round % 2 == 0) * i64::MAX / 2,
+                        message,
+                    }
+                })
+                .collect();
+            let force = (rng.next() % 2 == 0).then_some(0);
+            for out in [
+                assemble_rest(&evs, &ctx(), &Filters::default(), force),
+                assemble_http(&evs, &ctx(), &Filters::default()),
+            ] {
+                let mut accounted: Vec<&String> = out
+                    .built
+                    .iter()
+                    .flat_map(|b| &b.event_ids)
+                    .chain(out.pending.iter().flat_map(|p| &p.event_ids))
+                    .chain(&out.consumed_event_ids)
+                    .collect();
+                accounted.sort();
+                let mut all: Vec<&String> = evs.iter().map(|e| &e.event_id).collect();
+                all.sort();
+                assert_eq!(accounted, all);
+                for b in &out.built {
+                    serde_json::to_string(&b.transaction).unwrap();
+                    assert_eq!(
+                        STANDARD
+                            .decode(&b.transaction.request.body.data)
+                            .unwrap()
+                            .len(),
+                        b.transaction.request.body.length
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! The forwarder's configuration, read from the environment the template sets.
+//!
+//! Read through a lookup function rather than `std::env` directly so every rule is unit-tested
+//! without touching the process environment. A bad value fails the run with an error naming
+//! the variable; a secret's value is never part of an error.
+
+use std::fmt;
+
+use crate::filters::Filters;
+
+pub const DEFAULT_FETCH_INTERVAL_MS: i64 = 60_000;
+pub const DEFAULT_TOKEN_PARAMETER: &str = "/cequence/apigw/token";
+pub const DEFAULT_CHECKPOINT_PARAMETER: &str = "/cequence/apigw/checkpoints";
+/// A tick never looks back further than this on its first run (one day).
+const MAX_FETCH_INTERVAL_MS: i64 = 86_400_000;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var} is not set ({hint})")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var}={value:?} is invalid: {allowed}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        allowed: String,
+    },
+    /// For variables whose value must not be echoed.
+    #[error("{var} is invalid: {allowed}")]
+    InvalidSecret { var: &'static str, allowed: String },
+}
+
+/// A string that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the OAuth client secret comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientSecret {
+    /// Secrets Manager secret (ARN or name) whose SecretString is the plain secret: the
+    /// deployed form, so the secret is never in the function's environment.
+    SecretsManager(String),
+    /// `CEQUENCE_CLIENT_SECRET`, for local runs only.
+    Plain(Secret),
+}
+
+/// One log group to read, and which API stage it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogGroupSpec {
+    pub log_group: String,
+    pub kind: LogKind,
+    pub api_id: String,
+    pub stage: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    /// REST API execution logs (`API-Gateway-Execution-Logs_{id}/{stage}`).
+    RestExecution,
+    /// HTTP API access logs (one JSON object per line).
+    HttpAccess,
+}
+
+pub const REST_LOG_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_";
+
+impl LogGroupSpec {
+    /// The REST execution log group of `api_id/stage`.
+    pub fn rest(api_id: &str, stage: &str) -> Self {
+        Self {
+            log_group: format!("{REST_LOG_GROUP_PREFIX}{api_id}/{stage}"),
+            kind: LogKind::RestExecution,
+            api_id: api_id.to_string(),
+            stage: stage.to_string(),
+        }
+    }
+
+    /// Classify a log group by name: execution-log groups by their fixed prefix, anything else
+    /// is an HTTP access-log group whose last two path segments are `api_id/stage` (the form
+    /// the stage-logging library creates).
+    pub fn from_log_group(name: &str) -> Self {
+        if let Some(rest) = name.strip_prefix(REST_LOG_GROUP_PREFIX) {
+            let (api_id, stage) = rest.split_once('/').unwrap_or((rest, ""));
+            return Self::rest(api_id, stage);
+        }
+        let mut parts = name.trim_end_matches('/').rsplit('/');
+        let mut stage = parts.next().unwrap_or_default().to_string();
+        let api_id = parts.next().unwrap_or_default().to_string();
+        // Log group names cannot hold `$`: the library writes `$default` as `_default`.
+        if stage == "_default" && name.starts_with(cq_stage_logging::HTTP_ACCESS_LOG_GROUP_PREFIX) {
+            stage = "$default".into();
+        }
+        Self {
+            log_group: name.to_string(),
+            kind: LogKind::HttpAccess,
+            api_id,
+            stage,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub auth_endpoint: String,
+    pub edge_endpoint: String,
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    pub token_parameter: String,
+    pub checkpoint_parameter: String,
+    pub rest_enabled: bool,
+    pub http_enabled: bool,
+    pub supported_content_types_regex: String,
+    pub unsupported_static_extensions_regex: String,
+    pub filters: Filters,
+    pub apigw_cloudwatch_role_arn: Option<String>,
+    pub fetch_interval_ms: i64,
+    /// `CEQUENCE_LOG_GROUPS`; `None` means discover the captured stages.
+    pub log_groups: Option<Vec<LogGroupSpec>>,
+    pub log_level: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Build from any variable source (`lookup(name)` → value). Empty values count as unset,
+    /// because CloudFormation passes empty strings for optional parameters.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let auth_endpoint = url_var("CEQUENCE_AUTH_ENDPOINT", get("CEQUENCE_AUTH_ENDPOINT"))?;
+        let edge_endpoint = url_var("CEQUENCE_EDGE_ENDPOINT", get("CEQUENCE_EDGE_ENDPOINT"))?;
+        let client_id = get("CEQUENCE_CLIENT_ID").ok_or(ConfigError::Missing {
+            var: "CEQUENCE_CLIENT_ID",
+            hint: "the UAP OAuth client id",
+        })?;
+        let client_secret = match (
+            get("CEQUENCE_CLIENT_SECRET_ARN"),
+            lookup("CEQUENCE_CLIENT_SECRET").filter(|v| !v.is_empty()),
+        ) {
+            (Some(arn), _) => ClientSecret::SecretsManager(arn),
+            (None, Some(plain)) => ClientSecret::Plain(Secret::new(plain)),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    var: "CEQUENCE_CLIENT_SECRET_ARN",
+                    hint: "the Secrets Manager secret holding the client secret",
+                })
+            }
+        };
+        let token_parameter = ssm_name_var(
+            "CEQUENCE_TOKEN_PARAMETER",
+            get("CEQUENCE_TOKEN_PARAMETER"),
+            DEFAULT_TOKEN_PARAMETER,
+        )?;
+        let checkpoint_parameter = ssm_name_var(
+            "CEQUENCE_CHECKPOINT_PARAMETER",
+            get("CEQUENCE_CHECKPOINT_PARAMETER"),
+            DEFAULT_CHECKPOINT_PARAMETER,
+        )?;
+        let rest_enabled = bool_var(
+            "CEQUENCE_REST_API_ENABLED",
+            get("CEQUENCE_REST_API_ENABLED"),
+        )?;
+        let http_enabled = bool_var(
+            "CEQUENCE_HTTP_API_ENABLED",
+            get("CEQUENCE_HTTP_API_ENABLED"),
+        )?;
+
+        let supported_content_types_regex =
+            get("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX").unwrap_or_default();
+        let unsupported_static_extensions_regex =
+            get("CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX").unwrap_or_default();
+        // Compile each alone first, so the error names the variable that is wrong.
+        Filters::new(&supported_content_types_regex, "").map_err(|e| ConfigError::Invalid {
+            var: "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
+            value: supported_content_types_regex.clone(),
+            allowed: format!("a Rust regex ({e})"),
+        })?;
+        let filters = Filters::new(
+            &supported_content_types_regex,
+            &unsupported_static_extensions_regex,
+        )
+        .map_err(|e| ConfigError::Invalid {
+            var: "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
+            value: unsupported_static_extensions_regex.clone(),
+            allowed: format!("a Rust regex ({e})"),
+        })?;
+
+        let fetch_interval_ms = match get("CEQUENCE_FETCH_INTERVAL_MS") {
+            None => DEFAULT_FETCH_INTERVAL_MS,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1_000..=MAX_FETCH_INTERVAL_MS).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "CEQUENCE_FETCH_INTERVAL_MS",
+                        value: v,
+                        allowed: format!("milliseconds, 1000 to {MAX_FETCH_INTERVAL_MS}"),
+                    })
+                }
+            },
+        };
+        let log_groups = get("CEQUENCE_LOG_GROUPS")
+            .map(|v| parse_log_groups(&v))
+            .transpose()?;
+        let log_level = match get("LOG_LEVEL") {
+            None => "info".to_string(),
+            Some(v) => {
+                let l = v.to_ascii_lowercase();
+                if ["trace", "debug", "info", "warn", "warning", "error"].contains(&l.as_str()) {
+                    if l == "warning" {
+                        "warn".to_string()
+                    } else {
+                        l
+                    }
+                } else {
+                    return Err(ConfigError::Invalid {
+                        var: "LOG_LEVEL",
+                        value: v,
+                        allowed: "one of trace, debug, info, warn, error".into(),
+                    });
+                }
+            }
+        };
+
+        Ok(Self {
+            auth_endpoint,
+            edge_endpoint,
+            client_id,
+            client_secret,
+            token_parameter,
+            checkpoint_parameter,
+            rest_enabled,
+            http_enabled,
+            supported_content_types_regex,
+            unsupported_static_extensions_regex,
+            filters,
+            apigw_cloudwatch_role_arn: get("CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"),
+            fetch_interval_ms,
+            log_groups,
+            log_level,
+        })
+    }
+}
+
+fn url_var(var: &'static str, value: Option<String>) -> Result<String, ConfigError> {
+    let value = value.ok_or(ConfigError::Missing {
+        var,
+        hint: "an https:// URL",
+    })?;
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
+            Ok(value)
+        }
+        _ => Err(ConfigError::Invalid {
+            var,
+            value,
+            allowed: "an http(s):// URL".into(),
+        }),
+    }
+}
+
+fn bool_var(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: value.unwrap_or_default(),
+            allowed: "true or false".into(),
+        }),
+    }
+}
+
+/// SSM parameter names: letters, digits and `_.-/`; a path must start with `/`.
+fn ssm_name_var(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let v = value.unwrap_or_else(|| default.to_string());
+    let ok_chars = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+    let ok_path = !v.contains('/') || v.starts_with('/');
+    if ok_chars && ok_path && v.len() <= 1011 {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            value: v,
+            allowed: "an SSM parameter name (letters, digits, _.-/, paths start with /)".into(),
+        })
+    }
+}
+
+/// `CEQUENCE_LOG_GROUPS`: comma (or whitespace) separated; each entry is `api_id/stage` (a REST
+/// API stage, as in the vendor bundle) or a full log group name.
+pub fn parse_log_groups(v: &str) -> Result<Vec<LogGroupSpec>, ConfigError> {
+    let mut out = Vec::new();
+    for entry in v
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let looks_like_api_stage = !entry.starts_with('/')
+            && !entry.starts_with(REST_LOG_GROUP_PREFIX)
+            && entry.matches('/').count() == 1
+            && entry.split('/').all(|p| !p.is_empty());
+        let spec = if looks_like_api_stage {
+            let (api, stage) = entry.split_once('/').unwrap_or((entry, ""));
+            LogGroupSpec::rest(api, stage)
+        } else {
+            LogGroupSpec::from_log_group(entry)
+        };
+        if spec.api_id.is_empty() || spec.stage.is_empty() {
+            return Err(ConfigError::Invalid {
+                var: "CEQUENCE_LOG_GROUPS",
+                value: entry.to_string(),
+                allowed: "api_id/stage or a log group name ending in /api_id/stage".into(),
+            });
+        }
+        if !out
+            .iter()
+            .any(|s: &LogGroupSpec| s.log_group == spec.log_group)
+        {
+            out.push(spec);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("CEQUENCE_AUTH_ENDPOINT", "https://auth.example.com/token"),
+            (
+                "CEQUENCE_EDGE_ENDPOINT",
+                "https://edge.example.com/api-transactions",
+            ),
+            ("CEQUENCE_CLIENT_ID", "cid"),
+            (
+                "CEQUENCE_CLIENT_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x",
+            ),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_unset() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.fetch_interval_ms, 60_000);
+        assert!(c.rest_enabled && c.http_enabled);
+        assert_eq!(c.token_parameter, DEFAULT_TOKEN_PARAMETER);
+        assert_eq!(c.log_level, "info");
+        assert!(c.log_groups.is_none());
+        assert!(matches!(c.client_secret, ClientSecret::SecretsManager(_)));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("CEQUENCE_FETCH_INTERVAL_MS", "soon"),
+            ("CEQUENCE_REST_API_ENABLED", "yes"),
+            ("CEQUENCE_EDGE_ENDPOINT", "edge.example.com"),
+            ("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX", "(unclosed"),
+            ("CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX", "[z-a]"),
+            ("LOG_LEVEL", "loud"),
+            ("CEQUENCE_TOKEN_PARAMETER", "no spaces allowed"),
+            ("CEQUENCE_LOG_GROUPS", "abc/"),
+        ] {
+            let mut vars = base();
+            vars.insert(var, value);
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_secret_names_the_arn_variable_and_plain_secret_is_hidden() {
+        let mut vars = base();
+        vars.remove("CEQUENCE_CLIENT_SECRET_ARN");
+        assert!(load(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("CEQUENCE_CLIENT_SECRET_ARN"));
+        vars.insert("CEQUENCE_CLIENT_SECRET", "hunter2");
+        let c = load(&vars).unwrap();
+        assert_eq!(c.client_secret, ClientSecret::Plain(Secret::new("hunter2")));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn log_groups_accept_api_stage_and_group_names() {
+        let specs = parse_log_groups(
+            "a1b2c3/prod, API-Gateway-Execution-Logs_zz9/dev /aws/apigateway/cequence/h77/_default",
+        )
+        .unwrap();
+        assert_eq!(specs[0], LogGroupSpec::rest("a1b2c3", "prod"));
+        assert_eq!(specs[0].log_group, "API-Gateway-Execution-Logs_a1b2c3/prod");
+        assert_eq!(specs[1].kind, LogKind::RestExecution);
+        assert_eq!(
+            (specs[1].api_id.as_str(), specs[1].stage.as_str()),
+            ("zz9", "dev")
+        );
+        assert_eq!(specs[2].kind, LogKind::HttpAccess);
+        assert_eq!(
+            (specs[2].api_id.as_str(), specs[2].stage.as_str()),
+            ("h77", "$default")
+        );
+        // duplicates collapse
+        assert_eq!(parse_log_groups("a/b,a/b").unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,283 @@
+//! The CloudFormation custom resource `Custom::CequenceStageLogging`: Create/Update capture the
+//! account's API stages, Delete restores them. CloudFormation waits (up to an hour) for an
+//! answer on the pre-signed ResponseURL, so every path answers — including bad input and a run
+//! about to hit the Lambda timeout.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::app::AwsClients;
+
+/// CloudFormation rejects a response body over 4 KB; keep the reason well under that.
+const MAX_REASON: usize = 1_500;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CfnEvent {
+    pub request_type: String,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    #[serde(default)]
+    pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub resource_properties: Value,
+}
+
+impl CfnEvent {
+    /// Is this JSON a custom-resource event? (the fields CloudFormation always sends)
+    pub fn matches(v: &Value) -> bool {
+        [
+            "RequestType",
+            "ResponseURL",
+            "StackId",
+            "RequestId",
+            "LogicalResourceId",
+        ]
+        .iter()
+        .all(|k| v.get(k).is_some_and(Value::is_string))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CfnResponse {
+    pub status: String,
+    pub reason: String,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub data: Value,
+}
+
+/// "true"/"false" properties (CloudFormation passes every property as a string).
+fn flag(props: &Value, key: &str) -> Result<bool, String> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(format!(
+            "property {key} must be \"true\" or \"false\", got {other}"
+        )),
+    }
+}
+
+/// The stage-logging settings of a Create/Update.
+pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, String> {
+    Ok(cq_stage_logging::CaptureSettings {
+        rest_enabled: flag(props, "RestApiEnabled")?,
+        http_enabled: flag(props, "HttpApiEnabled")?,
+        include_http_default_stage: false,
+        cloudwatch_role_arn: props
+            .get("CloudWatchRoleArn")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    })
+}
+
+/// The answer for a finished report. A failed Delete is still answered SUCCESS (with the
+/// failures in the reason): a FAILED delete leaves the stack stuck in DELETE_FAILED, and the
+/// stages it could not restore are listed for the operator.
+pub fn response_for(
+    event: &CfnEvent,
+    region: &str,
+    outcome: Result<&cq_stage_logging::Report, String>,
+) -> CfnResponse {
+    let physical = event
+        .physical_resource_id
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| format!("cequence-stage-logging-{region}"));
+    let is_delete = event.request_type == "Delete";
+    let (ok, reason, data) = match outcome {
+        Err(e) => (is_delete, e, json!({})),
+        Ok(report) => {
+            let failures: Vec<String> = report
+                .outcomes
+                .iter()
+                .filter_map(|o| {
+                    o.error
+                        .as_ref()
+                        .map(|e| format!("{}/{}: {e}", o.stage.api_id, o.stage.stage))
+                })
+                .chain(report.errors.iter().cloned())
+                .collect();
+            let data = json!({
+                "Stages": report.outcomes.len(),
+                "Changed": report.changed(),
+                "Failed": report.failed(),
+            });
+            if failures.is_empty() {
+                (
+                    true,
+                    format!(
+                        "{} stage(s), {} changed",
+                        report.outcomes.len(),
+                        report.changed()
+                    ),
+                    data,
+                )
+            } else {
+                (
+                    is_delete,
+                    format!("{} failure(s): {}", failures.len(), failures.join("; ")),
+                    data,
+                )
+            }
+        }
+    };
+    CfnResponse {
+        status: if ok { "SUCCESS" } else { "FAILED" }.into(),
+        reason: truncate(&reason, MAX_REASON),
+        physical_resource_id: physical,
+        stack_id: event.stack_id.clone(),
+        request_id: event.request_id.clone(),
+        logical_resource_id: event.logical_resource_id.clone(),
+        data,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Do the work and answer CloudFormation. `budget` is the time left before the Lambda
+/// timeout minus a margin: past it, answer FAILED rather than leave the stack waiting.
+pub async fn handle(
+    aws: &AwsClients,
+    http: &reqwest::Client,
+    event: CfnEvent,
+    budget: Duration,
+) -> Result<CfnResponse, String> {
+    let work = async {
+        match event.request_type.as_str() {
+            "Create" | "Update" => {
+                let settings = settings(&event.resource_properties)?;
+                Ok(cq_stage_logging::reconcile(&aws.stage, &settings).await)
+            }
+            "Delete" => Ok(cq_stage_logging::restore_all(&aws.stage).await),
+            other => Err(format!("unknown RequestType {other}")),
+        }
+    };
+    let result = match tokio::time::timeout(budget, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "stage logging did not finish within {}s",
+            budget.as_secs()
+        )),
+    };
+    let response = response_for(&event, &aws.region, result.as_ref().map_err(Clone::clone));
+    tracing::info!(
+        request_type = %event.request_type,
+        status = %response.status,
+        reason = %response.reason,
+        "answering CloudFormation"
+    );
+    send(http, &event.response_url, &response).await?;
+    Ok(response)
+}
+
+/// PUT the answer to the pre-signed URL, retrying a few times (S3 can blip). No Content-Type:
+/// the URL is signed without one.
+pub async fn send(http: &reqwest::Client, url: &str, response: &CfnResponse) -> Result<(), String> {
+    let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
+    let mut last = String::new();
+    for attempt in 1..=4u32 {
+        match http
+            .put(url)
+            .timeout(Duration::from_secs(15))
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(body.clone())
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+            Err(e) => last = crate::token::without_url(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+    }
+    Err(format!("could not answer CloudFormation: {last}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str) -> CfnEvent {
+        serde_json::from_value(json!({
+            "RequestType": kind,
+            "ResponseURL": "https://example.com/r",
+            "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/1",
+            "RequestId": "req-1",
+            "LogicalResourceId": "StageLogging",
+            "ResourceType": "Custom::CequenceStageLogging",
+            "ResourceProperties": {"ServiceToken": "arn", "RestApiEnabled": "true", "HttpApiEnabled": "false"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn recognises_custom_resource_events() {
+        let v = json!({"RequestType":"Create","ResponseURL":"u","StackId":"s","RequestId":"r","LogicalResourceId":"l"});
+        assert!(CfnEvent::matches(&v));
+        assert!(!CfnEvent::matches(&json!({})));
+        assert!(!CfnEvent::matches(&json!({"RequestType":"Create"})));
+    }
+
+    #[test]
+    fn settings_come_from_string_properties() {
+        let s = settings(&event("Create").resource_properties).unwrap();
+        assert!(s.rest_enabled && !s.http_enabled);
+        assert!(s.cloudwatch_role_arn.is_none());
+        assert!(settings(&json!({"RestApiEnabled": "maybe"}))
+            .unwrap_err()
+            .contains("RestApiEnabled"));
+    }
+
+    #[test]
+    fn errors_fail_create_but_not_delete() {
+        let create = response_for(&event("Create"), "eu-west-1", Err("boom".into()));
+        assert_eq!(create.status, "FAILED");
+        assert_eq!(create.reason, "boom");
+        assert_eq!(
+            create.physical_resource_id,
+            "cequence-stage-logging-eu-west-1"
+        );
+        assert_eq!(create.request_id, "req-1");
+        let delete = response_for(&event("Delete"), "eu-west-1", Err("boom".into()));
+        assert_eq!(delete.status, "SUCCESS");
+        let v = serde_json::to_value(&create).unwrap();
+        for k in [
+            "Status",
+            "Reason",
+            "PhysicalResourceId",
+            "StackId",
+            "RequestId",
+            "LogicalResourceId",
+            "Data",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+    }
+
+    #[test]
+    fn long_reasons_are_cut() {
+        let r = truncate(&"é".repeat(2_000), 101);
+        assert!(r.len() <= 104);
+    }
+}

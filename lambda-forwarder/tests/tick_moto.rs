@@ -1,0 +1,441 @@
+//! Ticks against moto (CloudWatch Logs, SSM, Secrets Manager) and the fake Cequence server:
+//! every seeded request arrives exactly once, across runs, an Edge outage and a token expiry.
+//! Throttling is the one path moto cannot produce; that test mocks CloudWatch Logs with
+//! aws-smithy-mocks (and still uses moto for SSM and Secrets Manager).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use base64::Engine as _;
+use cq_test_support::fake_cequence::FakeConfig;
+use cq_test_support::{FakeCequence, MotoServer};
+use lambda_forwarder::app::{App, AwsClients};
+use lambda_forwarder::handler::{self, InvocationMeta};
+use lambda_forwarder::stats::{self, lock, Stats};
+use lambda_forwarder::tick::{self, RunContext, TickError};
+use support::*;
+
+struct Bed {
+    moto: MotoServer,
+    fake: FakeCequence,
+    sdk: aws_config::SdkConfig,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    env: std::collections::HashMap<String, String>,
+}
+
+async fn bed() -> Bed {
+    bed_with(FakeConfig::default()).await
+}
+
+async fn bed_with(fake_config: FakeConfig) -> Bed {
+    let moto = MotoServer::start();
+    let fake = FakeCequence::start_with(fake_config, 0);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let arn = create_secret(&sdk, "test-secret").await;
+    let env = env(&fake, &arn);
+    Bed {
+        moto,
+        fake,
+        sdk,
+        logs,
+        env,
+    }
+}
+
+impl Bed {
+    /// A fresh container: new clients, no in-memory token.
+    fn container(&self) -> App {
+        App::new(AwsClients::new(&self.sdk), Ok(config(&self.env)))
+    }
+}
+
+async fn tick(app: &App) -> (Result<(), TickError>, Stats) {
+    let stats = stats::shared("tick");
+    let run = RunContext {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+        now_ms: now_ms(),
+    };
+    let fwd = app.forwarding.as_ref().expect("configured");
+    let result = tick::run_tick(&app.aws, fwd, &run, &stats).await;
+    let mut s = lock(&stats).clone();
+    s.finish(0);
+    (result, s)
+}
+
+fn sorted(v: Vec<String>) -> Vec<String> {
+    let mut v = v;
+    v.sort();
+    v
+}
+
+fn assert_exactly(fake: &FakeCequence, expected: &[String]) {
+    let got = received_paths(fake);
+    assert!(
+        fake.duplicate_ids().is_empty(),
+        "duplicates: {:?}",
+        fake.duplicate_ids()
+    );
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "received {} of {}",
+        got.len(),
+        expected.len()
+    );
+    assert_eq!(sorted(got), sorted(expected.to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_is_delivered_once_and_the_token_is_shared_via_ssm() {
+    let b = bed().await;
+    let mut expected = seed_rest(&b.logs, 0, 3, 30_000).await;
+    expected.extend(seed_http(&b.logs, 100, 5, 20_000).await);
+
+    let first = b.container();
+    let (r, s) = tick(&first).await;
+    r.expect("first tick");
+    assert_exactly(&b.fake, &expected);
+    assert_eq!(s.log_group_count, 2);
+    assert_eq!(s.total_transactions_parsed_from_streams, 8);
+    assert_eq!(s.successful_batches, 1);
+    assert_eq!(s.total_events_fetched, 3 * 13 + 5);
+    assert_eq!(s.token_source, "auth");
+    assert!(s.checkpoint_saved);
+    assert_eq!(
+        b.fake.counters().gzip_requests,
+        1,
+        "the batch is sent gzip-compressed"
+    );
+
+    // The token is cached as a SecureString with its expiry.
+    let ssm = aws_sdk_ssm::Client::new(&b.sdk);
+    let p = ssm
+        .get_parameter()
+        .name("/cequence/apigw/test/token")
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    let p = p.parameter().unwrap();
+    assert_eq!(
+        p.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    let cached: serde_json::Value = serde_json::from_str(p.value().unwrap()).unwrap();
+    assert!(cached["expires_at"].as_i64().unwrap() > now_ms() / 1000 + 1_000);
+
+    // Same container, nothing new: the overlap is re-read and dropped as duplicates.
+    let (r, s) = tick(&first).await;
+    r.expect("second tick");
+    assert_exactly(&b.fake, &expected);
+    assert!(
+        s.duplicate_events_dropped >= 44,
+        "{}",
+        s.duplicate_events_dropped
+    );
+    assert_eq!(s.total_batches, 0);
+
+    // A new container delivers new events with the token from SSM, not a new one.
+    expected.extend(seed_http(&b.logs, 200, 4, 5_000).await);
+    let second = b.container();
+    let (r, s) = tick(&second).await;
+    r.expect("tick in a new container");
+    assert_exactly(&b.fake, &expected);
+    assert_eq!(s.token_source, "ssm");
+    assert_eq!(b.fake.counters().token_requests, 1);
+    drop(b.moto);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_outage_delays_data_but_loses_and_duplicates_nothing() {
+    let b = bed().await;
+    let app = b.container();
+    let mut expected = seed_rest(&b.logs, 0, 5, 40_000).await;
+    expected.extend(seed_http(&b.logs, 1_000, 300, 40_000).await);
+    let (r, s) = tick(&app).await;
+    r.expect("tick before the outage");
+    assert_eq!(s.successful_batches, 2);
+    assert_exactly(&b.fake, &expected);
+
+    // Outage: every post answers 500; new traffic keeps arriving.
+    b.fake.fail_next(u32::MAX);
+    let during: Vec<String> = [
+        seed_rest(&b.logs, 5, 5, 20_000).await,
+        seed_http(&b.logs, 2_000, 300, 20_000).await,
+    ]
+    .concat();
+    let (r, s) = tick(&app).await;
+    let undelivered = during.len() as u64;
+    assert!(
+        matches!(r, Err(TickError::Undelivered(n)) if n == undelivered),
+        "{r:?}"
+    );
+    assert_eq!(s.failed_batches, 2);
+    assert!(
+        s.total_cequence_edge_retries >= 8,
+        "{}",
+        s.total_cequence_edge_retries
+    );
+    assert!(s.checkpoint_saved);
+    assert_exactly(&b.fake, &expected);
+
+    // Recovery, with more traffic: everything from the outage arrives, once.
+    b.fake.fail_next(0);
+    expected.extend(during);
+    expected.extend(seed_http(&b.logs, 3_000, 50, 5_000).await);
+    let (r, s) = tick(&app).await;
+    r.expect("tick after the outage");
+    assert_exactly(&b.fake, &expected);
+    assert!(s.duplicate_events_dropped > 0);
+    println!(
+        "edge outage run: seeded {} requests, fake edge received {} transactions ({} unique, {} duplicates)",
+        expected.len(),
+        b.fake.received_ids().len(),
+        b.fake.received_ids().iter().collect::<BTreeSet<_>>().len(),
+        b.fake.duplicate_ids().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_without_gzip_gets_plain_json_after_one_415() {
+    let b = bed_with(FakeConfig {
+        reject_gzip: true,
+        ..FakeConfig::default()
+    })
+    .await;
+    let app = b.container();
+    let mut expected = seed_http(&b.logs, 0, 3, 30_000).await;
+    tick(&app).await.0.expect("first tick");
+    expected.extend(seed_http(&b.logs, 10, 3, 10_000).await);
+    tick(&app).await.0.expect("second tick");
+    assert_exactly(&b.fake, &expected);
+    let c = b.fake.counters();
+    // One refused gzip post; the container remembers and sends plain JSON from then on.
+    assert_eq!((c.gzip_requests, c.gzip_rejected), (1, 1));
+    assert_eq!(c.edge_accepted, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_once_on_401() {
+    let b = bed().await;
+    let app = b.container();
+    let mut expected = seed_http(&b.logs, 0, 3, 30_000).await;
+    tick(&app).await.0.expect("first tick");
+    assert_eq!(b.fake.counters().tokens_issued, 1);
+
+    // The server now considers the token expired although its `exp` says otherwise.
+    b.fake.expire_tokens();
+    expected.extend(seed_http(&b.logs, 10, 3, 10_000).await);
+    let (r, s) = tick(&app).await;
+    r.expect("tick with an expired token");
+    let c = b.fake.counters();
+    assert_eq!(c.edge_unauthorized, 1);
+    assert_eq!(c.tokens_issued, 2);
+    assert_eq!(s.successful_batches, 1);
+    assert_exactly(&b.fake, &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_request_split_across_ticks_is_held_until_complete() {
+    let b = bed().await;
+    let app = b.container();
+    let id = "5a1b2c3d-0000-4000-8000-000000000042";
+    let base = now_ms() - 30_000;
+    let lines = rest_request_lines(id, 42, true);
+    let (head, tail) = lines.split_at(lines.len() - 1);
+    let head: Vec<(i64, String)> = head
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (base + i as i64, l.clone()))
+        .collect();
+    put_events(&b.logs, &rest_group(), "part-1", &head).await;
+    let (r, s) = tick(&app).await;
+    r.expect("tick with an incomplete request");
+    assert_eq!(s.pending_requests, 1);
+    assert!(b.fake.received().is_empty());
+
+    // The last line lands later (another page, another tick).
+    put_events(
+        &b.logs,
+        &rest_group(),
+        "part-2",
+        &[(base + 100, tail[0].clone())],
+    )
+    .await;
+    let (r, _) = tick(&app).await;
+    r.expect("tick completing the request");
+    assert_exactly(&b.fake, &["/pets/42".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_payload_goes_through_the_same_pipeline() {
+    let b = bed().await;
+    let app = b.container();
+    let ts = now_ms();
+    let payload = serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": http_group(),
+        "logStream": "s",
+        "subscriptionFilters": ["cequence"],
+        "logEvents": (0..4).map(|n| serde_json::json!({
+            "id": format!("sub-{n}"), "timestamp": ts + n, "message": http_line(500 + n as usize, ts)
+        })).collect::<Vec<_>>()
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(payload.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let event = serde_json::json!({"awslogs": {"data": data}});
+    let out = handler::handle(&app, event, InvocationMeta::default())
+        .await
+        .expect("subscription invocation");
+    assert_eq!(out["delivered"], 4);
+    let expected: Vec<String> = (500..504).map(|n| format!("/items/{n}")).collect();
+    assert_exactly(&b.fake, &expected);
+}
+
+/// moto never throttles, so CloudWatch Logs is mocked here (aws-smithy-mocks): two
+/// ThrottlingExceptions, a page with a nextToken, a 503, then the last page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_and_failing_filter_log_events_calls_are_retried_and_counted() {
+    use aws_sdk_cloudwatchlogs::error::ErrorMetadata;
+    use aws_sdk_cloudwatchlogs::operation::filter_log_events::{
+        FilterLogEventsError, FilterLogEventsOutput,
+    };
+    use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let b = bed().await;
+    let ts = now_ms() - 10_000;
+    let page = move |range: std::ops::Range<usize>, token: Option<&str>| {
+        let events: Vec<FilteredLogEvent> = range
+            .map(|n| {
+                FilteredLogEvent::builder()
+                    .event_id(format!("ev-{n}"))
+                    .timestamp(ts + n as i64)
+                    .log_stream_name("s")
+                    .message(http_line(n, ts))
+                    .build()
+            })
+            .collect();
+        FilterLogEventsOutput::builder()
+            .set_events(Some(events))
+            .set_next_token(token.map(str::to_string))
+            .build()
+    };
+    let throttled = || {
+        FilterLogEventsError::generic(
+            ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build(),
+        )
+    };
+    let rule = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .sequence()
+        .error(throttled)
+        .times(2)
+        .output(move || page(0..3, Some("page-2")))
+        .http_status(503, None)
+        .output(move || page(3..5, None))
+        .build();
+    let logs = mock_client!(
+        aws_sdk_cloudwatchlogs,
+        RuleMode::Sequential,
+        &[&rule],
+        |c| c.retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled())
+    );
+
+    let mut env = b.env.clone();
+    env.insert("CEQUENCE_LOG_GROUPS".into(), http_group());
+    let app = App::new(AwsClients::with_logs_client(&b.sdk, logs), Ok(config(&env)));
+    let (r, s) = tick(&app).await;
+    r.expect("tick with throttling");
+    assert_eq!(rule.num_calls(), 5);
+    assert_eq!(s.total_cloudwatch_fetch_attempts, 5);
+    assert_eq!(s.total_cloudwatch_retries, 3);
+    assert_eq!(s.total_cloudwatch_successes, 2);
+    assert_eq!(s.total_cloudwatch_failures, 0);
+    assert_eq!(s.total_pages, 2);
+    assert_eq!(s.additional_pages_fetched, 1);
+    assert_eq!(s.cloudwatch_statuses.get("200"), Some(&2));
+    assert_eq!(s.cloudwatch_statuses.get("503"), Some(&1));
+    assert_eq!(s.cloudwatch_statuses.get("ThrottlingException"), Some(&2));
+    assert_eq!(s.total_events_fetched, 5);
+    let expected: Vec<String> = (0..5).map(|n| format!("/items/{n}")).collect();
+    assert_exactly(&b.fake, &expected);
+}
+
+/// Without `CEQUENCE_LOG_GROUPS` the tick asks the stage-logging library: a REST stage
+/// deployed after the stack is captured on the next tick, and its execution logs are read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_discovers_and_captures_rest_stages() {
+    let b = bed().await;
+    let apigw = aws_sdk_apigateway::Client::new(&b.sdk);
+    let api = apigw.create_rest_api().name("pets").send().await.unwrap();
+    let api_id = api.id().unwrap().to_string();
+    let root = apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .send()
+        .await
+        .unwrap()
+        .items()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    apigw
+        .put_method()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_deployment()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+
+    let group = cq_stage_logging::rest_execution_log_group(&api_id, "prod");
+    let base = now_ms() - 20_000;
+    let events: Vec<(i64, String)> = rest_request_lines("d15c0-0001", 7, true)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (base + i as i64, l))
+        .collect();
+    put_events(&b.logs, &group, "s1", &events).await;
+
+    let mut env = b.env.clone();
+    env.remove("CEQUENCE_LOG_GROUPS");
+    // REST execution logging needs the account's API Gateway CloudWatch role (the template's).
+    env.insert(
+        "CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN".into(),
+        "arn:aws:iam::123456789012:role/cequence-apigw-cloudwatch".into(),
+    );
+    let app = App::new(AwsClients::new(&b.sdk), Ok(config(&env)));
+    let (r, s) = tick(&app).await;
+    r.expect("tick with discovery");
+    assert_eq!(s.log_group_count, 1, "{s:?}");
+    assert_exactly(&b.fake, &["/pets/7".to_string()]);
+
+    let stages = cq_stage_logging::discover(&app.aws.stage).await.unwrap();
+    assert!(stages.iter().all(|st| st.captured), "{stages:?}");
+}

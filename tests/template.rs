@@ -1,0 +1,1079 @@
+//! The StackSet template (`templates/template.yaml`), the StackSet role templates and the operator
+//! policy: the contract (SPEC §4, the forwarder runtime contract) checked on the parsed YAML, the
+//! linters (cfn-lint, checkov), and deployments on moto as a plain stack and as a StackSet
+//! instance.
+//!
+//! What moto 5.2.5 does not provision, and so is only checked statically here:
+//! `AWS::SecretsManager::Secret` (moto has no CloudFormation model for it),
+//! `AWS::Scheduler::Schedule`, and the custom resource (moto invokes the function through Docker
+//! in a background thread and waits for a response that never comes, so the stack stays
+//! `CREATE_IN_PROGRESS` while every other resource already exists).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, PermissionModels, StackStatus};
+use aws_sdk_lambda::types::{Architecture, Runtime};
+use cq_test_support::moto::ACCOUNT_ID;
+use cq_test_support::MotoServer;
+use yaml_serde::Value;
+
+/// SPEC §4: the parameter names are part of the contract with the CLI.
+const SPEC_PARAMETERS: [&str; 15] = [
+    "LambdaLogLevel",
+    "S3BucketName",
+    "S3BucketRegion",
+    "S3Key",
+    "CequenceClientId",
+    "CequenceClientSecret",
+    "CequenceAuthEndpoint",
+    "CequenceEdgeEndpoint",
+    "SupportedContentTypesRegex",
+    "UnsupportedStaticExtensionsRegex",
+    "CequenceLambdaRoleArn",
+    "ApiGatewayCloudWatchRoleArn",
+    "EventBridgeSchedulerRoleArn",
+    "CequenceRestApiEnabled",
+    "CequenceHttpApiEnabled",
+];
+
+/// SPEC §2, verbatim.
+const CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
+const STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eot|opus|mpkg|xul|tif|midi|ico|ics|html|jar|3g2|ogv|otf|zip|cda|ogx|rar|7z|tar|png|webp|webm|woff|pptx|mpeg|doc|odp|weba|odt|ods|aac|tiff|gif|vsd|js|mid|arc|avi|sh|epub|bz|jpeg|woff2|bz2|3gp|azw|htm|jpg|xlsx|rtf|svg|ttf|wav|docx|xhtml|mp4|mp3|txt|git|gz|pdf|ppt|abw|mjs|csh|php|xls|ts)$";
+
+/// The environment the forwarder runtime contract says the template sets (CEQUENCE_LOG_GROUPS
+/// is optional and left unset, so every stage the library captures is read).
+const FORWARDER_ENVIRONMENT: [&str; 13] = [
+    "CEQUENCE_AUTH_ENDPOINT",
+    "CEQUENCE_EDGE_ENDPOINT",
+    "CEQUENCE_CLIENT_ID",
+    "CEQUENCE_CLIENT_SECRET_ARN",
+    "CEQUENCE_TOKEN_PARAMETER",
+    "CEQUENCE_CHECKPOINT_PARAMETER",
+    "CEQUENCE_REST_API_ENABLED",
+    "CEQUENCE_HTTP_API_ENABLED",
+    "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
+    "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
+    "CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN",
+    "CEQUENCE_FETCH_INTERVAL_MS",
+    "LOG_LEVEL",
+];
+
+const CLIENT_SECRET: &str = "not-a-real-secret-3f9c1e";
+const FORWARDER_KEY: &str = "lambda/forwarder-0123abcd.zip";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    let path = root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn load(rel: &str) -> Value {
+    yaml_serde::from_str(&read(rel)).unwrap_or_else(|e| panic!("parse {rel}: {e}"))
+}
+
+fn main_template() -> Value {
+    load("templates/template.yaml")
+}
+
+/// `node[key]`, failing with the path when it is missing.
+fn at<'a>(node: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(node, |v, key| {
+        v.get(*key)
+            .unwrap_or_else(|| panic!("missing {} in template", path.join(".")))
+    })
+}
+
+fn keys(node: &Value) -> BTreeSet<String> {
+    node.as_mapping()
+        .expect("a mapping")
+        .keys()
+        .map(|k| k.as_str().expect("string key").to_string())
+        .collect()
+}
+
+/// The tag (`!Ref`, `!Sub`, `!If`, ...) and tagged value of a short-form intrinsic.
+fn intrinsic(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((t.tag.to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+/// Whether any scalar under `v` names `name`, as `!Ref name`, `!GetAtt name.X`, `Ref: name` or
+/// inside a `!Sub` string as `${name}`.
+fn mentions(v: &Value, name: &str) -> bool {
+    match v {
+        Value::String(s) => {
+            s == name
+                || s.starts_with(&format!("{name}."))
+                || s.contains(&format!("${{{name}}}"))
+                || s.contains(&format!("${{{name}."))
+        }
+        Value::Sequence(items) => items.iter().any(|i| mentions(i, name)),
+        Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| mentions(k, name) || mentions(v, name)),
+        Value::Tagged(t) => mentions(&t.value, name),
+        _ => false,
+    }
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .expect("a list")
+        .iter()
+        .map(|i| i.as_str().expect("a string").to_string())
+        .collect()
+}
+
+#[test]
+fn short_form_intrinsics_parse_as_tags() {
+    let t = main_template();
+    let role = at(
+        &t,
+        &["Resources", "ForwarderFunction", "Properties", "Role"],
+    );
+    let (tag, args) = intrinsic(role).expect("Role is an !If");
+    assert_eq!(tag, "!If");
+    assert_eq!(args[0].as_str(), Some("CreateLambdaRole"));
+    let (tag, target) = intrinsic(&args[1]).expect("!GetAtt");
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("!GetAtt", Some("ForwarderRole.Arn"))
+    );
+    let (tag, name) = intrinsic(&args[2]).expect("!Ref");
+    assert_eq!(
+        (tag.as_str(), name.as_str()),
+        ("!Ref", Some("CequenceLambdaRoleArn"))
+    );
+}
+
+#[test]
+fn parameters_are_exactly_the_contract() {
+    let t = main_template();
+    let params = at(&t, &["Parameters"]);
+    let expected: BTreeSet<String> = SPEC_PARAMETERS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(keys(params), expected);
+    for name in SPEC_PARAMETERS {
+        let p = at(params, &[name]);
+        assert_eq!(at(p, &["Type"]).as_str(), Some("String"), "{name}");
+        let description = at(p, &["Description"]).as_str().unwrap_or_default();
+        assert!(!description.trim().is_empty(), "{name} has no description");
+    }
+}
+
+#[test]
+fn parameter_defaults_and_constraints() {
+    let t = main_template();
+    let p = |name: &str| at(&t, &["Parameters", name]).clone();
+
+    assert_eq!(
+        p("CequenceClientSecret").get("NoEcho"),
+        Some(&Value::Bool(true))
+    );
+    assert!(p("CequenceClientSecret").get("Default").is_none());
+
+    let level = p("LambdaLogLevel");
+    assert_eq!(
+        string_list(at(&level, &["AllowedValues"])),
+        ["error", "warn", "info", "debug", "trace"]
+    );
+    assert_eq!(at(&level, &["Default"]).as_str(), Some("info"));
+
+    for name in ["CequenceRestApiEnabled", "CequenceHttpApiEnabled"] {
+        let b = p(name);
+        assert_eq!(
+            string_list(at(&b, &["AllowedValues"])),
+            ["true", "false"],
+            "{name}"
+        );
+        assert_eq!(at(&b, &["Default"]).as_str(), Some("true"), "{name}");
+    }
+    for name in [
+        "CequenceLambdaRoleArn",
+        "ApiGatewayCloudWatchRoleArn",
+        "EventBridgeSchedulerRoleArn",
+    ] {
+        let r = p(name);
+        assert_eq!(at(&r, &["Default"]).as_str(), Some(""), "{name}");
+        let pattern = regex::Regex::new(at(&r, &["AllowedPattern"]).as_str().unwrap()).unwrap();
+        assert!(pattern.is_match(""), "{name}: empty must be allowed");
+        assert!(pattern.is_match("arn:aws:iam::123456789012:role/my-role"));
+        assert!(!pattern.is_match("my-role"));
+    }
+    let endpoint = regex::Regex::new(
+        at(
+            &t,
+            &["Parameters", "CequenceAuthEndpoint", "AllowedPattern"],
+        )
+        .as_str()
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(endpoint
+        .is_match("https://auth.example.com/auth/realms/cequence/protocol/openid-connect/token"));
+    assert!(!endpoint.is_match("http://auth.example.com/token"));
+}
+
+#[test]
+fn regex_defaults_are_the_spec_ones_and_compile() {
+    let t = main_template();
+    let content = at(&t, &["Parameters", "SupportedContentTypesRegex", "Default"]);
+    let statics = at(
+        &t,
+        &["Parameters", "UnsupportedStaticExtensionsRegex", "Default"],
+    );
+    assert_eq!(content.as_str(), Some(CONTENT_TYPES_REGEX));
+    assert_eq!(statics.as_str(), Some(STATIC_EXTENSIONS_REGEX));
+
+    let content = regex::Regex::new(CONTENT_TYPES_REGEX).unwrap();
+    assert!(content.is_match("application/json; charset=utf-8"));
+    assert!(!content.is_match("image/png"));
+    let statics = regex::Regex::new(STATIC_EXTENSIONS_REGEX).unwrap();
+    assert!(statics.is_match("/static/app.JS"));
+    assert!(!statics.is_match("/pets/1"));
+}
+
+#[test]
+fn resources_cover_the_contract() {
+    let t = main_template();
+    let resources = at(&t, &["Resources"]);
+    let types: BTreeMap<String, String> = resources
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let ty = at(v, &["Type"]).as_str().unwrap().to_string();
+            (k.as_str().unwrap().to_string(), ty)
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = [
+        ("ForwarderFunction", "AWS::Lambda::Function"),
+        ("ForwarderRole", "AWS::IAM::Role"),
+        ("ForwarderLogGroup", "AWS::Logs::LogGroup"),
+        ("ApiGatewayCloudWatchRole", "AWS::IAM::Role"),
+        ("SchedulerRole", "AWS::IAM::Role"),
+        ("ForwarderSchedule", "AWS::Scheduler::Schedule"),
+        ("ClientSecret", "AWS::SecretsManager::Secret"),
+        ("StageLogging", "Custom::CequenceStageLogging"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(types, expected);
+
+    let f = at(resources, &["ForwarderFunction", "Properties"]);
+    assert_eq!(at(f, &["Runtime"]).as_str(), Some("provided.al2023"));
+    assert_eq!(at(f, &["Handler"]).as_str(), Some("bootstrap"));
+    assert_eq!(string_list(at(f, &["Architectures"])), ["x86_64"]);
+    let timeout = at(f, &["Timeout"]).as_u64().unwrap();
+    assert!(
+        timeout < 60,
+        "a tick must end before the next one-minute tick"
+    );
+    assert_eq!(at(f, &["ReservedConcurrentExecutions"]).as_u64(), Some(1));
+    let (tag, key) = intrinsic(at(f, &["Code", "S3Key"])).unwrap();
+    assert_eq!((tag.as_str(), key.as_str()), ("!Ref", Some("S3Key")));
+
+    let retention = at(
+        resources,
+        &["ForwarderLogGroup", "Properties", "RetentionInDays"],
+    );
+    assert!(retention.as_u64().unwrap() >= 1);
+
+    let s = at(resources, &["ForwarderSchedule", "Properties"]);
+    assert_eq!(
+        at(s, &["ScheduleExpression"]).as_str(),
+        Some("rate(1 minute)")
+    );
+    assert_eq!(at(s, &["FlexibleTimeWindow", "Mode"]).as_str(), Some("OFF"));
+    assert_eq!(at(s, &["Target", "Input"]).as_str(), Some("{}"));
+    let (tag, arn) = intrinsic(at(s, &["Target", "Arn"])).unwrap();
+    assert_eq!(
+        (tag.as_str(), arn.as_str()),
+        ("!GetAtt", Some("ForwarderFunction.Arn"))
+    );
+
+    let c = at(resources, &["StageLogging", "Properties"]);
+    let expected: BTreeSet<String> = [
+        "ServiceToken",
+        "ServiceTimeout",
+        "RestApiEnabled",
+        "HttpApiEnabled",
+        "CloudWatchRoleArn",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(keys(c), expected);
+    let (tag, token) = intrinsic(at(c, &["ServiceToken"])).unwrap();
+    assert_eq!(
+        (tag.as_str(), token.as_str()),
+        ("!GetAtt", Some("ForwarderFunction.Arn"))
+    );
+    for (prop, param) in [
+        ("RestApiEnabled", "CequenceRestApiEnabled"),
+        ("HttpApiEnabled", "CequenceHttpApiEnabled"),
+    ] {
+        let (tag, name) = intrinsic(at(c, &[prop])).unwrap();
+        assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(param)));
+    }
+}
+
+#[test]
+fn roles_are_created_only_when_not_given() {
+    let t = main_template();
+    for (role, condition, param) in [
+        ("ForwarderRole", "CreateLambdaRole", "CequenceLambdaRoleArn"),
+        (
+            "ApiGatewayCloudWatchRole",
+            "CreateApiGatewayCloudWatchRole",
+            "ApiGatewayCloudWatchRoleArn",
+        ),
+        (
+            "SchedulerRole",
+            "CreateSchedulerRole",
+            "EventBridgeSchedulerRoleArn",
+        ),
+    ] {
+        assert_eq!(
+            at(&t, &["Resources", role, "Condition"]).as_str(),
+            Some(condition)
+        );
+        // Long form, which moto evaluates like CloudFormation: Fn::Equals [!Ref <param>, ""].
+        let equals = at(&t, &["Conditions", condition, "Fn::Equals"]);
+        let (tag, name) = intrinsic(&equals[0]).unwrap();
+        assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(param)));
+        assert_eq!(equals[1].as_str(), Some(""));
+    }
+    let managed = at(
+        &t,
+        &[
+            "Resources",
+            "ApiGatewayCloudWatchRole",
+            "Properties",
+            "ManagedPolicyArns",
+        ],
+    );
+    let (_, arn) = intrinsic(&managed[0]).unwrap();
+    assert!(arn
+        .as_str()
+        .unwrap()
+        .ends_with(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"));
+}
+
+#[test]
+fn client_secret_never_reaches_the_function_in_plain_text() {
+    let t = main_template();
+    let resources = at(&t, &["Resources"]);
+    let env = at(
+        resources,
+        &[
+            "ForwarderFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    );
+    let expected: BTreeSet<String> = FORWARDER_ENVIRONMENT
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(keys(env), expected);
+    assert!(!mentions(env, "CequenceClientSecret"));
+
+    let (tag, secret) = intrinsic(at(env, &["CEQUENCE_CLIENT_SECRET_ARN"])).unwrap();
+    assert_eq!(
+        (tag.as_str(), secret.as_str()),
+        ("!Ref", Some("ClientSecret"))
+    );
+    let (tag, param) = intrinsic(at(
+        resources,
+        &["ClientSecret", "Properties", "SecretString"],
+    ))
+    .unwrap();
+    assert_eq!(
+        (tag.as_str(), param.as_str()),
+        ("!Ref", Some("CequenceClientSecret"))
+    );
+
+    // The secret store is the only resource that sees the parameter, and no output shows it.
+    for (name, resource) in resources.as_mapping().unwrap() {
+        if name.as_str() != Some("ClientSecret") {
+            assert!(!mentions(resource, "CequenceClientSecret"), "{name:?}");
+        }
+    }
+    assert!(!mentions(at(&t, &["Outputs"]), "CequenceClientSecret"));
+}
+
+#[test]
+fn function_code_comes_from_its_own_region() {
+    let t = main_template();
+    let bucket = at(
+        &t,
+        &[
+            "Resources",
+            "ForwarderFunction",
+            "Properties",
+            "Code",
+            "S3Bucket",
+        ],
+    );
+    let (tag, args) = intrinsic(bucket).unwrap();
+    assert_eq!(tag, "!If");
+    assert_eq!(args[0].as_str(), Some("InArtifactRegion"));
+    let (tag, name) = intrinsic(&args[1]).unwrap();
+    assert_eq!(
+        (tag.as_str(), name.as_str()),
+        ("!Ref", Some("S3BucketName"))
+    );
+    // Elsewhere: the same bucket name pattern in AWS::Region.
+    let (tag, sub) = intrinsic(&args[2]).unwrap();
+    assert_eq!(tag, "!Sub");
+    assert_eq!(
+        sub[0].as_str(),
+        Some("cequence-aws-api-artifacts-${ArtifactAccount}-${AWS::Region}")
+    );
+    let equals = at(&t, &["Conditions", "InArtifactRegion", "Fn::Equals"]);
+    assert_eq!(
+        intrinsic(&equals[0]).unwrap().1.as_str(),
+        Some("S3BucketRegion")
+    );
+    assert_eq!(
+        intrinsic(&equals[1]).unwrap().1.as_str(),
+        Some("AWS::Region")
+    );
+}
+
+#[test]
+fn stackset_role_templates_are_scoped() {
+    let admin = load("templates/stackset-roles/administration-role.yaml");
+    let role = at(&admin, &["Resources", "AdministrationRole", "Properties"]);
+    let trust = &at(role, &["AssumeRolePolicyDocument", "Statement"])[0];
+    assert_eq!(
+        at(trust, &["Principal", "Service"]).as_str(),
+        Some("cloudformation.amazonaws.com")
+    );
+    let assume = &at(
+        &at(role, &["Policies"])[0],
+        &["PolicyDocument", "Statement"],
+    )[0];
+    assert_eq!(at(assume, &["Action"]).as_str(), Some("sts:AssumeRole"));
+    let (tag, resource) = intrinsic(at(assume, &["Resource"])).unwrap();
+    assert_eq!(
+        (tag.as_str(), resource.as_str()),
+        ("!Sub", Some("arn:*:iam::*:role/${ExecutionRoleName}"))
+    );
+
+    let exec = load("templates/stackset-roles/execution-role.yaml");
+    assert_eq!(
+        at(&exec, &["Parameters", "ExecutionRoleName", "Default"]).as_str(),
+        Some("AWSCloudFormationStackSetExecutionRole")
+    );
+    let role = at(&exec, &["Resources", "ExecutionRole", "Properties"]);
+    assert!(
+        role.get("ManagedPolicyArns").is_none(),
+        "no AdministratorAccess"
+    );
+    let trust = &at(role, &["AssumeRolePolicyDocument", "Statement"])[0];
+    let (_, principal_arn) =
+        intrinsic(at(trust, &["Condition", "ArnEquals", "aws:PrincipalArn"])).unwrap();
+    assert_eq!(
+        principal_arn.as_str(),
+        Some("arn:${AWS::Partition}:iam::${AdministratorAccountId}:role/${AdministrationRoleName}")
+    );
+    for policy in at(role, &["Policies"]).as_sequence().unwrap() {
+        for st in at(policy, &["PolicyDocument", "Statement"])
+            .as_sequence()
+            .unwrap()
+        {
+            let actions = match at(st, &["Action"]) {
+                Value::Sequence(_) => string_list(at(st, &["Action"])),
+                a => vec![a.as_str().unwrap().to_string()],
+            };
+            for a in actions {
+                assert!(
+                    !a.contains('*'),
+                    "wildcard action {a} in the execution role"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn operator_policy_is_a_scoped_iam_document() {
+    let doc: serde_json::Value = serde_json::from_str(&read("docs/iam-policy.json")).unwrap();
+    assert_eq!(doc["Version"], "2012-10-17");
+    let mut actions = BTreeSet::new();
+    let mut sids = BTreeSet::new();
+    for st in doc["Statement"].as_array().unwrap() {
+        assert_eq!(st["Effect"], "Allow");
+        assert!(
+            sids.insert(st["Sid"].as_str().unwrap().to_string()),
+            "duplicate Sid"
+        );
+        assert!(!st["Resource"].is_null());
+        let list = match &st["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().into()).collect(),
+            other => panic!("bad Action {other}"),
+        };
+        for a in &list {
+            assert!(!a.contains('*'), "wildcard action {a}");
+        }
+        // Roles may only be passed to the one service that needs each of them.
+        if list.iter().any(|a| a == "iam:PassRole") {
+            assert_eq!(list, ["iam:PassRole"], "PassRole shares a statement");
+            let service = &st["Condition"]["StringEquals"]["iam:PassedToService"];
+            assert!(
+                service.is_string(),
+                "iam:PassRole without iam:PassedToService"
+            );
+        }
+        actions.extend(list);
+    }
+    for needed in [
+        "sts:GetCallerIdentity",
+        "ec2:DescribeRegions",
+        "organizations:DescribeOrganization",
+        "organizations:ListRoots",
+        "s3:CreateBucket",
+        "s3:PutBucketVersioning",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPolicy",
+        "s3:PutObject",
+        "s3:DeleteObjectVersion",
+        "s3:DeleteBucket",
+        "cloudformation:CreateStackSet",
+        "cloudformation:UpdateStackSet",
+        "cloudformation:CreateStackInstances",
+        "cloudformation:DescribeStackSetOperation",
+        "iam:PassRole",
+        "apigateway:PATCH",
+        "logs:CreateLogGroup",
+    ] {
+        assert!(actions.contains(needed), "{needed} missing");
+    }
+    let s3_buckets = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ArtifactBuckets")
+        .unwrap();
+    assert_eq!(
+        s3_buckets["Resource"],
+        "arn:aws:s3:::cequence-aws-api-artifacts-*"
+    );
+}
+
+/// The workspace venv with cfn-lint and checkov (`$CQ_VENV` overrides, as in the script).
+fn venv() -> PathBuf {
+    std::env::var_os("CQ_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv"))
+}
+
+#[test]
+fn templates_pass_cfn_lint_and_checkov() {
+    let tools_present = venv().join("bin/cfn-lint").exists() && venv().join("bin/checkov").exists();
+    if !tools_present && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!(
+            "skipped: no cfn-lint/checkov in {} (run scripts/python-tools.sh); CI=true makes this a failure",
+            venv().display()
+        );
+        return;
+    }
+    let out = Command::new(root().join("scripts/lint-templates.sh"))
+        .output()
+        .expect("run scripts/lint-templates.sh");
+    assert!(
+        out.status.success(),
+        "lint-templates.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("Failed checks: 0").count(), 3, "{stdout}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deployments on moto.
+
+fn artifact_bucket(region: &str) -> String {
+    format!("cequence-aws-api-artifacts-{ACCOUNT_ID}-{region}")
+}
+
+/// An empty zip archive: moto stores and hashes the code but never runs it (no Docker here).
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// Path-style addressing: moto on 127.0.0.1 has no DNS for `<bucket>.127.0.0.1`.
+fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The region's artifact bucket with the forwarder zip in it, as `cq-apigw enable` leaves it.
+async fn create_artifact_bucket(s3: &aws_sdk_s3::Client, region: &str) {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let bucket = artifact_bucket(region);
+    let mut create = s3.create_bucket().bucket(&bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.expect("create bucket");
+    s3.put_object()
+        .bucket(&bucket)
+        .key(FORWARDER_KEY)
+        .body(EMPTY_ZIP.to_vec().into())
+        .send()
+        .await
+        .expect("upload forwarder zip");
+}
+
+fn parameters(home_region: &str, extra: &[(&str, &str)]) -> Vec<Parameter> {
+    let bucket = artifact_bucket(home_region);
+    let mut all = vec![
+        ("S3BucketName", bucket.as_str()),
+        ("S3BucketRegion", home_region),
+        ("S3Key", FORWARDER_KEY),
+        ("CequenceClientId", "cq-client"),
+        ("CequenceClientSecret", CLIENT_SECRET),
+        (
+            "CequenceAuthEndpoint",
+            "https://auth.example.com/auth/realms/cequence/protocol/openid-connect/token",
+        ),
+        (
+            "CequenceEdgeEndpoint",
+            "https://edge.example.com/api-transactions",
+        ),
+        ("LambdaLogLevel", "debug"),
+        ("CequenceHttpApiEnabled", "false"),
+    ];
+    all.extend_from_slice(extra);
+    all.into_iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+struct StackResource {
+    resource_type: String,
+    physical_id: String,
+    status: String,
+}
+
+async fn stack_resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> BTreeMap<String, StackResource> {
+    let out = cfn
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("describe stack resources");
+    out.stack_resources()
+        .iter()
+        // moto lists resources it has no model for (the secret, the schedule) without ids.
+        .filter_map(|r| {
+            Some((
+                r.logical_resource_id()?.to_string(),
+                StackResource {
+                    resource_type: r.resource_type()?.to_string(),
+                    physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                    status: r.resource_status()?.as_str().to_string(),
+                },
+            ))
+        })
+        .collect()
+}
+
+async fn stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> aws_sdk_cloudformation::types::Stack {
+    cfn.describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .expect("describe stacks")
+        .stacks()
+        .first()
+        .cloned()
+        .expect("stack")
+}
+
+fn output(stack: &aws_sdk_cloudformation::types::Stack, key: &str) -> String {
+    stack
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+        .unwrap_or_else(|| panic!("output {key}"))
+        .to_string()
+}
+
+async fn forwarder(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> aws_sdk_lambda::operation::get_function::GetFunctionOutput {
+    lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get function {name}: {e:?}"))
+}
+
+fn environment(
+    f: &aws_sdk_lambda::operation::get_function::GetFunctionOutput,
+) -> BTreeMap<String, String> {
+    f.configuration()
+        .and_then(|c| c.environment())
+        .and_then(|e| e.variables())
+        .expect("function environment")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The stack stays in progress: moto never gets the custom resource's answer (see the module
+/// doc), and that is the only resource still pending.
+fn assert_only_custom_resource_pending(
+    stack: &aws_sdk_cloudformation::types::Stack,
+    resources: &BTreeMap<String, StackResource>,
+) {
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateInProgress));
+    let custom = &resources["StageLogging"];
+    assert_eq!(custom.resource_type, "Custom::CequenceStageLogging");
+    assert_eq!(custom.status, "CREATE_IN_PROGRESS");
+}
+
+#[tokio::test]
+async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("us-east-1").await;
+    let s3 = s3_client(&config);
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    create_artifact_bucket(&s3, "us-east-1").await;
+
+    cfn.create_stack()
+        .stack_name("cq-plain")
+        .template_body(read("templates/template.yaml"))
+        .set_parameters(Some(parameters("us-east-1", &[])))
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .expect("create stack");
+
+    let resources = stack_resources(&cfn, "cq-plain").await;
+    let stack = stack(&cfn, "cq-plain").await;
+    assert_only_custom_resource_pending(&stack, &resources);
+    for (logical, ty) in [
+        ("ForwarderFunction", "AWS::Lambda::Function"),
+        ("ForwarderRole", "AWS::IAM::Role"),
+        ("ApiGatewayCloudWatchRole", "AWS::IAM::Role"),
+        ("SchedulerRole", "AWS::IAM::Role"),
+        ("ForwarderLogGroup", "AWS::Logs::LogGroup"),
+    ] {
+        let r = resources
+            .get(logical)
+            .unwrap_or_else(|| panic!("{logical} not provisioned"));
+        assert_eq!(r.resource_type, ty);
+        assert!(!r.physical_id.is_empty(), "{logical} has no physical id");
+    }
+
+    let function_name = &resources["ForwarderFunction"].physical_id;
+    let f = forwarder(&lambda, function_name).await;
+    let conf = f.configuration().unwrap();
+    assert_eq!(conf.runtime(), Some(&Runtime::Providedal2023));
+    assert_eq!(conf.handler(), Some("bootstrap"));
+    assert_eq!(conf.timeout(), Some(55));
+    assert_eq!(conf.memory_size(), Some(512));
+    assert_eq!(conf.code_size(), EMPTY_ZIP.len() as i64);
+    assert_eq!(conf.architectures(), [Architecture::X8664]);
+    assert_eq!(
+        conf.role(),
+        Some(format!(
+            "arn:aws:iam::{ACCOUNT_ID}:role/{}",
+            resources["ForwarderRole"].physical_id
+        ))
+        .as_deref()
+    );
+    assert_eq!(
+        f.concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        Some(1)
+    );
+    assert_eq!(
+        output(&stack, "ForwarderFunctionArn"),
+        conf.function_arn().unwrap()
+    );
+
+    let env = environment(&f);
+    assert_eq!(env["CEQUENCE_CLIENT_ID"], "cq-client");
+    assert_eq!(
+        env["CEQUENCE_EDGE_ENDPOINT"],
+        "https://edge.example.com/api-transactions"
+    );
+    assert_eq!(
+        env["CEQUENCE_TOKEN_PARAMETER"],
+        "/cequence/apigw/cq-plain/token"
+    );
+    assert_eq!(
+        env["CEQUENCE_CHECKPOINT_PARAMETER"],
+        "/cequence/apigw/cq-plain/checkpoints"
+    );
+    assert_eq!(
+        output(&stack, "TokenParameterName"),
+        env["CEQUENCE_TOKEN_PARAMETER"]
+    );
+    assert_eq!(
+        output(&stack, "CheckpointParameterName"),
+        env["CEQUENCE_CHECKPOINT_PARAMETER"]
+    );
+    assert_eq!(env["CEQUENCE_REST_API_ENABLED"], "true");
+    assert_eq!(env["CEQUENCE_HTTP_API_ENABLED"], "false");
+    assert_eq!(
+        env["CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX"],
+        CONTENT_TYPES_REGEX
+    );
+    assert_eq!(
+        env["CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX"],
+        STATIC_EXTENSIONS_REGEX
+    );
+    assert_eq!(env["CEQUENCE_FETCH_INTERVAL_MS"], "60000");
+    assert_eq!(env["LOG_LEVEL"], "debug");
+    assert!(
+        env["CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"].ends_with(&format!(
+            ":role/{}",
+            resources["ApiGatewayCloudWatchRole"].physical_id
+        ))
+    );
+    assert!(!env.contains_key("CEQUENCE_CLIENT_SECRET"));
+    assert!(env.values().all(|v| !v.contains(CLIENT_SECRET)));
+
+    let group = &resources["ForwarderLogGroup"].physical_id;
+    assert_eq!(group, "/aws/lambda/cq-plain-cequence-forwarder");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(group)
+        .send()
+        .await
+        .expect("describe log groups");
+    let found = groups
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(group.as_str()))
+        .expect("forwarder log group");
+    assert_eq!(found.retention_in_days(), Some(14));
+}
+
+#[tokio::test]
+async fn plain_stack_elsewhere_reads_its_regions_bucket_and_uses_given_roles() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("eu-west-1").await;
+    let s3 = s3_client(&config);
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    // Only eu-west-1 has an artifact bucket: S3BucketName (the us-east-1 one) does not exist, so
+    // the function is only created if S3Bucket is derived for the stack's own region.
+    create_artifact_bucket(&s3, "eu-west-1").await;
+
+    cfn.create_stack()
+        .stack_name("customer-roles")
+        .template_body(read("tests/fixtures/existing-roles.yaml"))
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .expect("create roles stack");
+    let roles = stack(&cfn, "customer-roles").await;
+    let lambda_role = output(&roles, "LambdaRoleArn");
+    let apigw_role = output(&roles, "ApiGatewayRoleArn");
+    let scheduler_role = output(&roles, "SchedulerRoleArn");
+
+    cfn.create_stack()
+        .stack_name("cq-given-roles")
+        .template_body(read("templates/template.yaml"))
+        .set_parameters(Some(parameters(
+            "us-east-1",
+            &[
+                ("CequenceLambdaRoleArn", lambda_role.as_str()),
+                ("ApiGatewayCloudWatchRoleArn", apigw_role.as_str()),
+                ("EventBridgeSchedulerRoleArn", scheduler_role.as_str()),
+            ],
+        )))
+        .send()
+        .await
+        .expect("create stack");
+
+    let resources = stack_resources(&cfn, "cq-given-roles").await;
+    let stack = stack(&cfn, "cq-given-roles").await;
+    assert_only_custom_resource_pending(&stack, &resources);
+    for role in ["ForwarderRole", "ApiGatewayCloudWatchRole", "SchedulerRole"] {
+        assert!(
+            !resources.contains_key(role),
+            "{role} created although given"
+        );
+    }
+    let f = forwarder(&lambda, &resources["ForwarderFunction"].physical_id).await;
+    // moto records the size of the object it found (0 when the key is missing).
+    assert_eq!(
+        f.configuration().unwrap().code_size(),
+        EMPTY_ZIP.len() as i64
+    );
+    assert_eq!(
+        f.configuration().unwrap().role(),
+        Some(lambda_role.as_str())
+    );
+    assert_eq!(
+        environment(&f)["CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"],
+        apigw_role
+    );
+    assert_eq!(output(&stack, "ForwarderRoleArn"), lambda_role);
+}
+
+#[tokio::test]
+async fn stackset_instance_provisions_the_forwarder() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("us-east-1").await;
+    let s3 = s3_client(&config);
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    create_artifact_bucket(&s3, "us-east-1").await;
+
+    let name = "aws-cequence-apigw-integration";
+    cfn.create_stack_set()
+        .stack_set_name(name)
+        .template_body(read("templates/template.yaml"))
+        .set_parameters(Some(parameters("us-east-1", &[])))
+        .capabilities(Capability::CapabilityNamedIam)
+        .capabilities(Capability::CapabilityAutoExpand)
+        .permission_model(PermissionModels::SelfManaged)
+        .administration_role_arn(format!(
+            "arn:aws:iam::{ACCOUNT_ID}:role/AWSCloudFormationStackSetAdministrationRole"
+        ))
+        .execution_role_name("AWSCloudFormationStackSetExecutionRole")
+        .send()
+        .await
+        .expect("create stack set");
+    let op = cfn
+        .create_stack_instances()
+        .stack_set_name(name)
+        .accounts(ACCOUNT_ID)
+        .regions("us-east-1")
+        .send()
+        .await
+        .expect("create stack instances");
+    let status = cfn
+        .describe_stack_set_operation()
+        .stack_set_name(name)
+        .operation_id(op.operation_id().unwrap())
+        .send()
+        .await
+        .expect("describe operation");
+    assert_eq!(
+        status
+            .stack_set_operation()
+            .and_then(|o| o.status())
+            .map(|s| s.as_str()),
+        Some("SUCCEEDED")
+    );
+    let instances = cfn
+        .list_stack_instances()
+        .stack_set_name(name)
+        .send()
+        .await
+        .expect("list stack instances");
+    let summaries = instances.summaries();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].account(), Some(ACCOUNT_ID));
+    assert_eq!(summaries[0].region(), Some("us-east-1"));
+
+    let stacks = cfn.describe_stacks().send().await.expect("describe stacks");
+    let instance_stack = stacks
+        .stacks()
+        .iter()
+        .filter_map(|s| s.stack_name())
+        .find(|n| n.starts_with(&format!("StackSet-{name}-")))
+        .expect("the instance's stack")
+        .to_string();
+    let resources = stack_resources(&cfn, &instance_stack).await;
+    let f = forwarder(&lambda, &resources["ForwarderFunction"].physical_id).await;
+    assert_eq!(
+        f.configuration().and_then(|c| c.runtime()),
+        Some(&Runtime::Providedal2023)
+    );
+    assert_eq!(
+        environment(&f)["CEQUENCE_TOKEN_PARAMETER"],
+        format!("/cequence/apigw/{instance_stack}/token")
+    );
+}
+
+#[tokio::test]
+async fn stackset_role_templates_deploy() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("us-east-1").await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    for (stack_name, template, params) in [
+        (
+            "stackset-admin-role",
+            "templates/stackset-roles/administration-role.yaml",
+            vec![],
+        ),
+        (
+            "stackset-execution-role",
+            "templates/stackset-roles/execution-role.yaml",
+            vec![Parameter::builder()
+                .parameter_key("AdministratorAccountId")
+                .parameter_value(ACCOUNT_ID)
+                .build()],
+        ),
+    ] {
+        cfn.create_stack()
+            .stack_name(stack_name)
+            .template_body(read(template))
+            .set_parameters(Some(params))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create {stack_name}: {e:?}"));
+        let s = stack(&cfn, stack_name).await;
+        assert_eq!(
+            s.stack_status(),
+            Some(&StackStatus::CreateComplete),
+            "{stack_name}"
+        );
+    }
+    let admin = stack(&cfn, "stackset-admin-role").await;
+    assert_eq!(
+        output(&admin, "AdministrationRoleArn"),
+        format!("arn:aws:iam::{ACCOUNT_ID}:role/AWSCloudFormationStackSetAdministrationRole")
+    );
+    let exec = stack(&cfn, "stackset-execution-role").await;
+    assert_eq!(
+        output(&exec, "ExecutionRoleArn"),
+        format!("arn:aws:iam::{ACCOUNT_ID}:role/AWSCloudFormationStackSetExecutionRole")
+    );
+}

@@ -7,7 +7,8 @@ request), and a statement whose condition does not hold is treated as an explici
 of "does not apply". We fix the emulator, not the product: requests are treated as arriving
 over TLS (every AWS client uses TLS; moto listens on plain http only because it is local),
 `Bool` is evaluated, and unmet conditions make a statement not apply, as in AWS.
-It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects.
+It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects,
+and names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs).
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -65,6 +66,22 @@ def patch_moto() -> None:
         return 200, {}, body
 
     S3Response.get_bucket_versioning = get_bucket_versioning
+
+    # AWS names a StackSet instance's stack `StackSet-<stackset>-<uuid>`; moto 5.2.5 uses
+    # `StackSet:<stackset>`. The colon then lands in generated physical names (the forwarder's
+    # function), whose ARN cannot be parsed back when the custom resource's ServiceToken is
+    # resolved, so every CreateStackInstances of our template fails in moto only.
+    from moto.cloudformation import models as cfn_models
+    from moto.moto_api._internal import mock_random
+
+    original_create_stack = cfn_models.CloudFormationBackend.create_stack
+
+    def create_stack(self, name, *args, **kwargs):
+        if name.startswith("StackSet:"):
+            name = f"StackSet-{name[len('StackSet:'):]}-{mock_random.uuid4()}"
+        return original_create_stack(self, name, *args, **kwargs)
+
+    cfn_models.CloudFormationBackend.create_stack = create_stack
 
 
 def free_port() -> int:

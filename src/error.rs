@@ -151,10 +151,10 @@ impl Error {
 
     /// An AWS SDK error with what we were doing; the message includes the SDK's whole chain
     /// (service code, message, request id, dispatch failure), which `Display` alone hides.
-    pub fn aws(context: impl Into<String>, err: impl std::error::Error) -> Error {
+    pub fn aws(context: impl Into<String>, err: impl std::error::Error + 'static) -> Error {
         Error::Aws {
             context: context.into(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            message: cq_stage_logging::error_chain(&err),
         }
     }
 

@@ -224,7 +224,7 @@ pub async fn load_text(
         Err(e) => Err(CheckpointError::Ssm {
             op: "GetParameter",
             name: name.to_string(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            message: cq_stage_logging::error_chain(&e),
         }),
     }
 }
@@ -247,7 +247,7 @@ pub async fn save(
         .map_err(|e| CheckpointError::Ssm {
             op: "PutParameter",
             name: name.to_string(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            message: cq_stage_logging::error_chain(&e),
         })?;
     Ok(())
 }

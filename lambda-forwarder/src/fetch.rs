@@ -193,8 +193,7 @@ pub async fn fetch_group(
                             _ => {
                                 s.total_cloudwatch_failures += 1;
                                 Step::Fail(
-                                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                                        .to_string(),
+                                    cq_stage_logging::error_chain(&err),
                                 )
                             }
                         }

@@ -172,7 +172,7 @@ impl TokenProvider {
                 {
                     tracing::warn!(
                         parameter = %self.parameter,
-                        error = %aws_smithy_types::error::display::DisplayErrorContext(&e),
+                        error = %cq_stage_logging::error_chain(&e),
                         "cannot read the cached token; requesting a new one"
                     );
                 }
@@ -196,7 +196,7 @@ impl TokenProvider {
             // Not fatal: the token still works for this invocation.
             tracing::warn!(
                 parameter = %self.parameter,
-                error = %aws_smithy_types::error::display::DisplayErrorContext(&e),
+                error = %cq_stage_logging::error_chain(&e),
                 "cannot cache the token in SSM"
             );
         }
@@ -218,8 +218,7 @@ impl TokenProvider {
                     .await
                     .map_err(|e| TokenError::Secret {
                         arn: arn.clone(),
-                        message: aws_smithy_types::error::display::DisplayErrorContext(&e)
-                            .to_string(),
+                        message: cq_stage_logging::error_chain(&e),
                     })?;
                 let value = out.secret_string().ok_or_else(|| TokenError::Secret {
                     arn: arn.clone(),

@@ -1,7 +1,6 @@
 //! One error type for the crate: every failure is an AWS call that went wrong, named by the call.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +29,8 @@ impl Error {
         Error::Aws {
             call: call.to_owned(),
             code,
-            // DisplayErrorContext walks the source chain: the plain Display says only "service error".
-            message: DisplayErrorContext(&err).to_string(),
+            // The plain Display says only "service error": walk the source chain.
+            message: crate::error_chain(&err),
         }
     }
 

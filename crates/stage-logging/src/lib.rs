@@ -11,6 +11,7 @@ mod calls;
 mod clients;
 mod discovery;
 mod error;
+mod error_text;
 mod http;
 mod log_groups;
 mod model;
@@ -23,6 +24,7 @@ mod rest;
 pub use access_format::{access_log_format, check_access_log_format, FormatCheck, REQUIRED_FIELDS};
 pub use clients::{retry_config, Clients, MAX_ATTEMPTS};
 pub use error::Error;
+pub use error_text::error_chain;
 pub use model::{Action, ApiType, CaptureSettings, Report, StageOutcome, StageStatus};
 pub use names::{
     http_access_log_group, http_stage_arn, rest_execution_log_group, rest_stage_arn,

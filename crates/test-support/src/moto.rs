@@ -67,11 +67,16 @@ impl MotoServer {
             }
         };
         match port {
-            Some(port) => Self {
-                child,
-                _stdin: stdin,
-                port,
-            },
+            Some(port) => {
+                // Keep draining moto's stdout: it prints while creating a Lambda function (its
+                // Docker probe), and with the pipe closed that print fails the request.
+                std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+                Self {
+                    child,
+                    _stdin: stdin,
+                    port,
+                }
+            }
             None => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -192,9 +192,7 @@ pub async fn fetch_group(
                             }
                             _ => {
                                 s.total_cloudwatch_failures += 1;
-                                Step::Fail(
-                                    cq_stage_logging::error_chain(&err),
-                                )
+                                Step::Fail(cq_stage_logging::error_chain(&err))
                             }
                         }
                     }

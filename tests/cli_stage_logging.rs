@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
+use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
 use common::{stderr, stdout, Bed, ACCOUNT};
 use cq_stage_logging::{access_log_format, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
@@ -49,66 +49,7 @@ fn set_account_role(bed: &Bed, region: &str) {
 /// A REST API with GET /pets (MOCK integration), one deployment and stages `dev` and `prod`.
 fn rest_api(bed: &Bed, region: &str, name: &str) -> String {
     let gw = apigw(bed, region);
-    bed.block_on(async {
-        let id = gw
-            .create_rest_api()
-            .name(name)
-            .send()
-            .await
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_string();
-        let resources = gw.get_resources().rest_api_id(&id).send().await.unwrap();
-        let root = resources
-            .items()
-            .iter()
-            .find(|r| r.path() == Some("/"))
-            .and_then(|r| r.id())
-            .unwrap()
-            .to_string();
-        let pets = gw
-            .create_resource()
-            .rest_api_id(&id)
-            .parent_id(root)
-            .path_part("pets")
-            .send()
-            .await
-            .unwrap();
-        let res_id = pets.id().unwrap();
-        gw.put_method()
-            .rest_api_id(&id)
-            .resource_id(res_id)
-            .http_method("GET")
-            .authorization_type("NONE")
-            .send()
-            .await
-            .unwrap();
-        gw.put_integration()
-            .rest_api_id(&id)
-            .resource_id(res_id)
-            .http_method("GET")
-            .r#type(IntegrationType::Mock)
-            .send()
-            .await
-            .unwrap();
-        let dep = gw
-            .create_deployment()
-            .rest_api_id(&id)
-            .send()
-            .await
-            .unwrap();
-        for stage in ["dev", "prod"] {
-            gw.create_stage()
-                .rest_api_id(&id)
-                .stage_name(stage)
-                .deployment_id(dep.id().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        id
-    })
+    bed.block_on(cq_test_support::seed::rest_api(&gw, name, &["dev", "prod"]))
 }
 
 /// The customer's own execution logging on one stage: errors only, with metrics.

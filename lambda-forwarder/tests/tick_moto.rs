@@ -376,43 +376,7 @@ async fn throttled_and_failing_filter_log_events_calls_are_retried_and_counted()
 async fn a_tick_discovers_and_captures_rest_stages() {
     let b = bed().await;
     let apigw = aws_sdk_apigateway::Client::new(&b.sdk);
-    let api = apigw.create_rest_api().name("pets").send().await.unwrap();
-    let api_id = api.id().unwrap().to_string();
-    let root = apigw
-        .get_resources()
-        .rest_api_id(&api_id)
-        .send()
-        .await
-        .unwrap()
-        .items()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    apigw
-        .put_method()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .put_integration()
-        .rest_api_id(&api_id)
-        .resource_id(&root)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    apigw
-        .create_deployment()
-        .rest_api_id(&api_id)
-        .stage_name("prod")
-        .send()
-        .await
-        .unwrap();
+    let api_id = cq_test_support::seed::rest_api(&apigw, "pets", &["prod"]).await;
 
     let group = cq_stage_logging::rest_execution_log_group(&api_id, "prod");
     let base = now_ms() - 20_000;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_apigateway::types::{IntegrationType, MethodSetting, Op, PatchOperation};
+use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
 use aws_types::SdkConfig;
 use cq_stage_logging::{
@@ -29,61 +29,7 @@ fn patch(path: &str, value: &str) -> PatchOperation {
 
 /// A REST API with GET /pets (MOCK integration), one deployment and stages `dev` and `prod`.
 async fn rest_api(gw: &aws_sdk_apigateway::Client, name: &str) -> String {
-    let api = gw.create_rest_api().name(name).send().await.unwrap();
-    let id = api.id().unwrap().to_string();
-    let root = gw
-        .get_resources()
-        .rest_api_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/"))
-        .and_then(|r| r.id())
-        .unwrap()
-        .to_string();
-    let res = gw
-        .create_resource()
-        .rest_api_id(&id)
-        .parent_id(root)
-        .path_part("pets")
-        .send()
-        .await
-        .unwrap();
-    let res_id = res.id().unwrap();
-    gw.put_method()
-        .rest_api_id(&id)
-        .resource_id(res_id)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    gw.put_integration()
-        .rest_api_id(&id)
-        .resource_id(res_id)
-        .http_method("GET")
-        .r#type(IntegrationType::Mock)
-        .send()
-        .await
-        .unwrap();
-    let dep = gw
-        .create_deployment()
-        .rest_api_id(&id)
-        .send()
-        .await
-        .unwrap();
-    for stage in ["dev", "prod"] {
-        gw.create_stage()
-            .rest_api_id(&id)
-            .stage_name(stage)
-            .deployment_id(dep.id().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
-    id
+    cq_test_support::seed::rest_api(gw, name, &["dev", "prod"]).await
 }
 
 /// One stage with the customer's own method settings and access logging.
@@ -274,6 +220,12 @@ async fn rest_capture_is_idempotent_and_restores_exactly_in_two_regions() {
             .filter(|o| o.stage.api_type == ApiType::Rest)
             .collect();
         assert_eq!(rest.len(), 6);
+        // The exact calls, for the record (`cargo test -- --nocapture` shows them).
+        println!("region {i} account calls: {:?}", report.account_calls);
+        println!(
+            "first apply, stage {}/{}: {:?}",
+            rest[0].stage.api_id, rest[0].stage.stage, rest[0].calls
+        );
         for o in &rest {
             assert_eq!(o.action, Action::Captured, "{o:#?}");
             assert!(o.stage.captured);
@@ -361,6 +313,13 @@ async fn rest_capture_is_idempotent_and_restores_exactly_in_two_regions() {
             report.mutating_calls().is_empty(),
             "{:?}",
             report.mutating_calls()
+        );
+        println!(
+            "repeated apply: {} calls in all, {} mutating: {:?}",
+            report.account_calls.len()
+                + report.outcomes.iter().map(|o| o.calls.len()).sum::<usize>(),
+            report.mutating_calls().len(),
+            report.outcomes.first().map(|o| &o.calls)
         );
         for o in report
             .outcomes

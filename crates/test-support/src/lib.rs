@@ -6,6 +6,7 @@
 
 pub mod fake_cequence;
 pub mod moto;
+pub mod seed;
 
 pub use fake_cequence::FakeCequence;
 pub use moto::MotoServer;

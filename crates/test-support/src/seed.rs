@@ -1,0 +1,64 @@
+//! Sample API Gateway resources the tests of several crates need, created through the real SDK.
+
+use aws_sdk_apigateway::types::IntegrationType;
+use aws_sdk_apigateway::Client;
+
+/// A REST API with `GET /pets` (MOCK integration), one deployment and the given stages.
+/// Returns the API id.
+pub async fn rest_api(gw: &Client, name: &str, stages: &[&str]) -> String {
+    let api = gw.create_rest_api().name(name).send().await.unwrap();
+    let id = api.id().unwrap().to_string();
+    let root = gw
+        .get_resources()
+        .rest_api_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/"))
+        .and_then(|r| r.id())
+        .unwrap()
+        .to_string();
+    let pets = gw
+        .create_resource()
+        .rest_api_id(&id)
+        .parent_id(root)
+        .path_part("pets")
+        .send()
+        .await
+        .unwrap();
+    let res_id = pets.id().unwrap();
+    gw.put_method()
+        .rest_api_id(&id)
+        .resource_id(res_id)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    gw.put_integration()
+        .rest_api_id(&id)
+        .resource_id(res_id)
+        .http_method("GET")
+        .r#type(IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap();
+    let deployment = gw
+        .create_deployment()
+        .rest_api_id(&id)
+        .send()
+        .await
+        .unwrap();
+    for stage in stages {
+        gw.create_stage()
+            .rest_api_id(&id)
+            .stage_name(*stage)
+            .deployment_id(deployment.id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}

@@ -10,7 +10,7 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
-use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
+use aws_sdk_apigatewayv2::types::ProtocolType;
 use common::{stderr, stdout, Bed, ACCOUNT};
 use cq_stage_logging::{access_log_format, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
 use serde_json::Value;
@@ -72,38 +72,19 @@ fn customer_method_settings(bed: &Bed, region: &str, api: &str, stage: &str) {
 fn http_api_needing_no_change(bed: &Bed, region: &str) -> String {
     let v2 = apigw2(bed, region);
     let dest = format!("arn:aws:logs:{region}:{ACCOUNT}:log-group:{CUSTOMER_HTTP_GROUP}");
-    bed.block_on(async {
-        let id = v2
-            .create_api()
-            .name("cart-http")
-            .protocol_type(ProtocolType::Http)
-            .send()
-            .await
-            .unwrap()
-            .api_id()
-            .unwrap()
-            .to_string();
-        for (stage, format) in [
+    bed.block_on(cq_test_support::seed::http_api(
+        &v2,
+        "cart-http",
+        &dest,
+        &[
             ("$default", None),
             ("json", Some(access_log_format())),
             (
                 "clf",
                 Some("$context.requestId $context.status".to_string()),
             ),
-        ] {
-            let mut req = v2.create_stage().api_id(&id).stage_name(stage);
-            if let Some(f) = format {
-                req = req.access_log_settings(
-                    AccessLogSettings::builder()
-                        .destination_arn(&dest)
-                        .format(f)
-                        .build(),
-                );
-            }
-            req.send().await.unwrap();
-        }
-        id
-    })
+        ],
+    ))
 }
 
 /// `*/*` logging level, data trace and tags of a REST stage.

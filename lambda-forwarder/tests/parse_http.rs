@@ -4,25 +4,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_forwarder::assemble::assemble_http;
 use lambda_forwarder::filters::Filters;
-use lambda_forwarder::parse::{LogEvent, SourceContext};
+use lambda_forwarder::parse::SourceContext;
 
-/// Reads `<timestamp ms>\t<message>` lines; event id = `<prefix>-<line number>`.
-fn load(name: &str, prefix: &str) -> Vec<LogEvent> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with("# "))
-        .map(|(n, line)| {
-            let (ts, message) = line.split_once('\t').expect("timestamp<TAB>message");
-            LogEvent {
-                event_id: format!("{prefix}-{}", n + 1),
-                timestamp: ts.parse().expect("timestamp"),
-                message: message.to_string(),
-            }
-        })
-        .collect()
-}
+mod fixture_file;
+use fixture_file::load;
 
 fn decoded_headers(list: &[String]) -> Vec<(String, String)> {
     list.iter()

@@ -6,29 +6,14 @@ use lambda_forwarder::assemble::{assemble_rest, Assembled, Built};
 use lambda_forwarder::filters::Filters;
 use lambda_forwarder::parse::{LogEvent, SourceContext};
 
+mod fixture_file;
+use fixture_file::load;
+
 const A: &str = "8f2d6c1e-3b4a-4c5d-9e8f-0a1b2c3d4e5f"; // GET with query
 const B: &str = "c47a1f0e-92d3-4b6e-8a57-1e2f3a4b5c6d"; // POST, body over 3 events
 const C: &str = "1d9e8f7a-6b5c-4d3e-a2f1-0e9d8c7b6a5f"; // truncated body, browser headers
 const D: &str = "5b6a7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"; // static .PNG
 const E: &str = "e0f1a2b3-c4d5-4e6f-8a9b-0c1d2e3f4a5b"; // no `Method completed` line
-
-/// Reads `<timestamp ms>\t<message>` lines; event id = `<prefix>-<line number>`.
-fn load(name: &str, prefix: &str) -> Vec<LogEvent> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with("# "))
-        .map(|(n, line)| {
-            let (ts, message) = line.split_once('\t').expect("timestamp<TAB>message");
-            LogEvent {
-                event_id: format!("{prefix}-{}", n + 1),
-                timestamp: ts.parse().expect("timestamp"),
-                message: message.to_string(),
-            }
-        })
-        .collect()
-}
 
 fn ctx() -> SourceContext {
     SourceContext {

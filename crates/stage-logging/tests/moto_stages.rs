@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
-use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
+use aws_sdk_apigatewayv2::types::ProtocolType;
 use aws_types::SdkConfig;
 use cq_stage_logging::{
     discover, reconcile, rest_execution_log_group, restore_all, Action, ApiType, CaptureSettings,
@@ -71,34 +71,21 @@ fn http_json_format() -> String {
 async fn http_apis(config: &SdkConfig) -> String {
     let v2 = aws_sdk_apigatewayv2::Client::new(config);
     let region = config.region().unwrap().to_string();
-    let api = v2
-        .create_api()
-        .name("orders-http")
-        .protocol_type(ProtocolType::Http)
-        .send()
-        .await
-        .unwrap();
-    let id = api.api_id().unwrap().to_string();
     let dest = format!("arn:aws:logs:{region}:123456789012:log-group:customer-http-json");
-    for (stage, format) in [
-        ("$default", None),
-        ("json", Some(http_json_format())),
-        (
-            "clf",
-            Some("$context.requestId $context.status".to_string()),
-        ),
-    ] {
-        let mut req = v2.create_stage().api_id(&id).stage_name(stage);
-        if let Some(f) = format {
-            req = req.access_log_settings(
-                AccessLogSettings::builder()
-                    .destination_arn(&dest)
-                    .format(f)
-                    .build(),
-            );
-        }
-        req.send().await.unwrap();
-    }
+    let id = cq_test_support::seed::http_api(
+        &v2,
+        "orders-http",
+        &dest,
+        &[
+            ("$default", None),
+            ("json", Some(http_json_format())),
+            (
+                "clf",
+                Some("$context.requestId $context.status".to_string()),
+            ),
+        ],
+    )
+    .await;
     let ws = v2
         .create_api()
         .name("chat")

@@ -62,3 +62,36 @@ pub async fn rest_api(gw: &Client, name: &str, stages: &[&str]) -> String {
     }
     id
 }
+
+/// An HTTP API (protocol HTTP) with the given stages; a stage given a format gets access
+/// logging to `destination_arn` in that format, as a customer would have set it up.
+/// Returns the API id.
+pub async fn http_api(
+    v2: &aws_sdk_apigatewayv2::Client,
+    name: &str,
+    destination_arn: &str,
+    stages: &[(&str, Option<String>)],
+) -> String {
+    use aws_sdk_apigatewayv2::types::{AccessLogSettings, ProtocolType};
+    let api = v2
+        .create_api()
+        .name(name)
+        .protocol_type(ProtocolType::Http)
+        .send()
+        .await
+        .unwrap();
+    let id = api.api_id().unwrap().to_string();
+    for (stage, format) in stages {
+        let mut req = v2.create_stage().api_id(&id).stage_name(*stage);
+        if let Some(f) = format {
+            req = req.access_log_settings(
+                AccessLogSettings::builder()
+                    .destination_arn(destination_arn)
+                    .format(f)
+                    .build(),
+            );
+        }
+        req.send().await.unwrap();
+    }
+    id
+}

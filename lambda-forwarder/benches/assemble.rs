@@ -8,10 +8,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lambda_forwarder::assemble::assemble_rest;
-use lambda_forwarder::filters::Filters;
-use lambda_forwarder::parse::{LogEvent, SourceContext};
-use lambda_forwarder::transaction::Batch;
+use lambda_forwarder::pipeline::assemble::{Fed, RestAssembler};
+use lambda_forwarder::pipeline::build::Built;
+use lambda_forwarder::pipeline::filters::Filters;
+use lambda_forwarder::pipeline::parse::{LogEvent, SourceContext};
+use lambda_forwarder::pipeline::transaction::Batch;
+use lambda_forwarder::pipeline::{build_finished, Counts};
 
 const REQUESTS: usize = 500;
 
@@ -71,6 +73,20 @@ fn events() -> Vec<LogEvent> {
         .collect()
 }
 
+/// The tick's path: events stream into the assembler (owned, as pages are), each finished
+/// request is built. The events are cloned per run since the assembler consumes them.
+fn assemble_rest(events: &[LogEvent], ctx: &SourceContext, filters: &Filters) -> Vec<Built> {
+    let mut asm = RestAssembler::default();
+    let mut counts = Counts::default();
+    let mut out = Vec::new();
+    for e in events.iter().cloned() {
+        if let Fed::Finished(f) = asm.feed(e) {
+            out.extend(build_finished(&f, ctx, filters, &mut counts));
+        }
+    }
+    out
+}
+
 /// Runs `f` repeatedly for about `budget` and returns the median of per-run times.
 fn measure<T>(budget: Duration, mut f: impl FnMut() -> T) -> Duration {
     black_box(f()); // warm-up
@@ -95,18 +111,14 @@ fn main() {
         log_group: "API-Gateway-Execution-Logs_abc123defg/prod".into(),
     };
     let filters = Filters::default();
-    let assembled = assemble_rest(&events, &ctx, &filters, None);
-    assert_eq!(
-        assembled.built.len(),
-        REQUESTS,
-        "every generated request builds"
-    );
+    let assembled = assemble_rest(&events, &ctx, &filters);
+    assert_eq!(assembled.len(), REQUESTS, "every generated request builds");
     let batch = Batch {
-        data: assembled.built.into_iter().map(|b| b.transaction).collect(),
+        data: assembled.into_iter().map(|b| b.transaction).collect(),
     };
 
     let budget = Duration::from_secs(3);
-    let assemble = measure(budget, || assemble_rest(&events, &ctx, &filters, None));
+    let assemble = measure(budget, || assemble_rest(&events, &ctx, &filters));
     let serialise = measure(budget, || serde_json::to_vec(&batch).expect("serialises"));
     println!(
         "assemble_rest: {} events -> {} transactions: {:.2?} per run ({:.0} events/s)",

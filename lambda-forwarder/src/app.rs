@@ -1,6 +1,8 @@
-//! Everything built once per container (SDK clients, HTTP client, token cache, rate limiter)
-//! and shared by every invocation: warm invocations then reuse connections and the token.
+//! Everything built once per container (SDK clients, HTTP client, token cache, rate limiter,
+//! the Edge's remembered preferences) and shared by every invocation: warm invocations then
+//! reuse connections and the token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -8,17 +10,21 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 
 use crate::config::{Config, ConfigError};
-use crate::edge::EdgeClient;
-use crate::fetch::RateLimiter;
+use crate::sinks::deliver::Deliverer;
+use crate::sinks::edge::EdgeClient;
+use crate::sinks::spool::Spool;
+use crate::sources::poll::RateLimiter;
+use crate::state::StateStore;
 use crate::token::TokenProvider;
 
 pub struct AwsClients {
-    /// Retries off: `fetch` retries itself so each attempt is rate-limited and counted.
+    /// Retries off: `sources::poll` retries itself so each attempt is rate-limited and counted.
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
     pub stage: cq_stage_logging::Clients,
-    pub limiter: RateLimiter,
     pub region: String,
 }
 
@@ -29,12 +35,32 @@ impl AwsClients {
 
     /// With a given CloudWatch Logs client (tests use a mocked one).
     pub fn with_logs_client(sdk: &SdkConfig, logs: aws_sdk_cloudwatchlogs::Client) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .build();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .timeout_config(timeouts.clone())
+                .build(),
+        );
+        // A local endpoint (moto, a proxy) serves buckets by path, as AWS does not need.
+        let local_endpoint = sdk.endpoint_url().is_some()
+            || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .timeout_config(timeouts)
+                .force_path_style(local_endpoint)
+                .build(),
+        );
         Self {
             logs,
             ssm: aws_sdk_ssm::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            dynamodb,
+            s3,
             stage: cq_stage_logging::Clients::new(sdk),
-            limiter: RateLimiter::filter_log_events(),
             region: sdk
                 .region()
                 .map(|r| r.to_string())
@@ -59,13 +85,16 @@ pub fn logs_client(sdk: &SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
 /// resource must still answer CloudFormation then).
 pub struct Forwarding {
     pub config: Config,
-    pub tokens: TokenProvider,
-    pub edge: EdgeClient,
+    pub tokens: Arc<TokenProvider>,
+    pub deliverer: Deliverer,
+    pub store: Option<Arc<StateStore>>,
+    pub spool: Option<Spool>,
+    pub limiter: RateLimiter,
 }
 
 impl Forwarding {
     pub fn new(config: Config, aws: &AwsClients, http: reqwest::Client) -> Self {
-        let tokens = TokenProvider::new(
+        let tokens = Arc::new(TokenProvider::new(
             http.clone(),
             aws.ssm.clone(),
             aws.secrets.clone(),
@@ -73,12 +102,29 @@ impl Forwarding {
             config.client_id.clone(),
             config.client_secret.clone(),
             config.token_parameter.clone(),
+        ));
+        let spool = config
+            .spool_bucket
+            .clone()
+            .map(|b| Spool::new(aws.s3.clone(), b));
+        let store = config
+            .state_table
+            .clone()
+            .map(|t| Arc::new(StateStore::new(aws.dynamodb.clone(), t, spool.clone())));
+        let deliverer = Deliverer::new(
+            EdgeClient::new(http, config.edge_endpoint.clone()),
+            tokens.clone(),
+            spool.clone(),
+            store.clone(),
         );
-        let edge = EdgeClient::new(http, config.edge_endpoint.clone());
+        let limiter = RateLimiter::filter_log_events(config.filter_log_events_tps);
         Self {
             config,
             tokens,
-            edge,
+            deliverer,
+            store,
+            spool,
+            limiter,
         }
     }
 }
@@ -101,10 +147,13 @@ impl App {
     }
 }
 
+/// One HTTP client for the Edge, the token endpoint and CloudFormation answers. Redirects
+/// are never followed: a bearer token or a client secret must reach only the configured URL.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(50))
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!(
             "cequence-apigw-forwarder/",
             env!("CARGO_PKG_VERSION")

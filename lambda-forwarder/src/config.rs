@@ -6,11 +6,17 @@
 
 use std::fmt;
 
-use crate::filters::Filters;
+use crate::pipeline::filters::Filters;
 
 pub const DEFAULT_FETCH_INTERVAL_MS: i64 = 60_000;
 pub const DEFAULT_TOKEN_PARAMETER: &str = "/cequence/apigw/token";
-pub const DEFAULT_CHECKPOINT_PARAMETER: &str = "/cequence/apigw/checkpoints";
+/// Events are read only once they are this old: CloudWatch Logs ingests with a delay and
+/// FilterLogEvents filters by event time, so reading up to "now" would skip late events.
+pub const DEFAULT_SETTLE_LAG_MS: i64 = 120_000;
+/// A REST request whose last line has not arrived after this long is sent flagged incomplete.
+pub const DEFAULT_PENDING_WAIT_MS: i64 = 300_000;
+/// A tick stops reading this long before the Lambda deadline, to deliver and save state.
+pub const DEFAULT_DEADLINE_MARGIN_MS: i64 = 8_000;
 /// A tick never looks back further than this on its first run (one day).
 const MAX_FETCH_INTERVAL_MS: i64 = 86_400_000;
 
@@ -51,13 +57,46 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How a log group's events reach the forwarder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingestion {
+    /// Every group is read with FilterLogEvents on the schedule.
+    Poll,
+    /// Every group gets a subscription filter; the schedule only sweeps and replays.
+    Push,
+    /// Poll while the region's FilterLogEvents quota keeps up; push the groups it cannot.
+    Auto,
+}
+
+/// Where subscription filters deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushDestination {
+    /// Straight to this function (one asynchronous invocation per payload).
+    Lambda,
+    /// A Kinesis data stream read by an event source mapping, with the role CloudWatch Logs
+    /// assumes to write to it.
+    Kinesis {
+        stream_arn: String,
+        role_arn: String,
+    },
+}
+
+/// FilterLogEvents requests per second per account and region (AWS documentation, 2026).
+pub fn filter_log_events_quota(region: &str) -> f64 {
+    match region {
+        "us-east-1" => 25.0,
+        "ap-northeast-3" | "ap-southeast-3" | "ca-west-1" | "eu-central-1" | "il-central-1" => 5.0,
+        _ => 10.0,
+    }
+}
+
 /// Where the OAuth client secret comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientSecret {
     /// Secrets Manager secret (ARN or name) whose SecretString is the plain secret: the
     /// deployed form, so the secret is never in the function's environment.
     SecretsManager(String),
-    /// `CEQUENCE_CLIENT_SECRET`, for local runs only.
+    /// `CEQUENCE_CLIENT_SECRET`, for `bootstrap invoke` (local runs) only.
     Plain(Secret),
 }
 
@@ -122,7 +161,16 @@ pub struct Config {
     pub client_id: String,
     pub client_secret: ClientSecret,
     pub token_parameter: String,
-    pub checkpoint_parameter: String,
+    /// DynamoDB table holding checkpoints, open requests, the lease and delivery markers.
+    pub state_table: Option<String>,
+    /// S3 bucket of undelivered (`spool/`) and refused (`rejected/`) batches.
+    pub spool_bucket: Option<String>,
+    pub ingestion: Ingestion,
+    pub push_destination: PushDestination,
+    pub settle_lag_ms: i64,
+    pub pending_wait_ms: i64,
+    pub filter_log_events_tps: f64,
+    pub deadline_margin_ms: i64,
     pub rest_enabled: bool,
     pub http_enabled: bool,
     pub supported_content_types_regex: String,
@@ -136,13 +184,18 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+    /// `local` is true for `bootstrap invoke`: only then may the secret come from the plain
+    /// `CEQUENCE_CLIENT_SECRET` variable (in Lambda it must come from Secrets Manager).
+    pub fn from_env(local: bool) -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), local)
     }
 
     /// Build from any variable source (`lookup(name)` → value). Empty values count as unset,
     /// because CloudFormation passes empty strings for optional parameters.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        local: bool,
+    ) -> Result<Self, ConfigError> {
         let get = |k: &str| {
             lookup(k)
                 .map(|v| v.trim().to_string())
@@ -155,12 +208,19 @@ impl Config {
             var: "CEQUENCE_CLIENT_ID",
             hint: "the UAP OAuth client id",
         })?;
-        let client_secret = match (
-            get("CEQUENCE_CLIENT_SECRET_ARN"),
-            lookup("CEQUENCE_CLIENT_SECRET").filter(|v| !v.is_empty()),
-        ) {
+        let plain_secret = lookup("CEQUENCE_CLIENT_SECRET").filter(|v| !v.is_empty());
+        let client_secret = match (get("CEQUENCE_CLIENT_SECRET_ARN"), plain_secret) {
             (Some(arn), _) => ClientSecret::SecretsManager(arn),
-            (None, Some(plain)) => ClientSecret::Plain(Secret::new(plain)),
+            (None, Some(plain)) if local => ClientSecret::Plain(Secret::new(plain)),
+            (None, Some(_)) => {
+                return Err(ConfigError::InvalidSecret {
+                    var: "CEQUENCE_CLIENT_SECRET",
+                    allowed: "a plain client secret is accepted only by `bootstrap invoke` \
+                              (local runs); in Lambda set CEQUENCE_CLIENT_SECRET_ARN to the \
+                              Secrets Manager secret"
+                        .into(),
+                })
+            }
             (None, None) => {
                 return Err(ConfigError::Missing {
                     var: "CEQUENCE_CLIENT_SECRET_ARN",
@@ -173,11 +233,74 @@ impl Config {
             get("CEQUENCE_TOKEN_PARAMETER"),
             DEFAULT_TOKEN_PARAMETER,
         )?;
-        let checkpoint_parameter = ssm_name_var(
-            "CEQUENCE_CHECKPOINT_PARAMETER",
-            get("CEQUENCE_CHECKPOINT_PARAMETER"),
-            DEFAULT_CHECKPOINT_PARAMETER,
+        let state_table = get("CEQUENCE_STATE_TABLE");
+        let spool_bucket = get("CEQUENCE_SPOOL_BUCKET");
+        let ingestion = match get("CEQUENCE_INGESTION").map(|v| v.to_ascii_lowercase()) {
+            None => Ingestion::Auto,
+            Some(v) if v == "auto" => Ingestion::Auto,
+            Some(v) if v == "poll" => Ingestion::Poll,
+            Some(v) if v == "push" => Ingestion::Push,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    var: "CEQUENCE_INGESTION",
+                    value: v,
+                    allowed: "poll, push or auto".into(),
+                })
+            }
+        };
+        let push_destination = match get("CEQUENCE_PUSH_DESTINATION") {
+            None => PushDestination::Lambda,
+            Some(v) if v.eq_ignore_ascii_case("lambda") => PushDestination::Lambda,
+            Some(v) if v.starts_with("arn:") && v.contains(":kinesis:") => {
+                let role_arn = get("CEQUENCE_PUSH_ROLE_ARN").ok_or(ConfigError::Missing {
+                    var: "CEQUENCE_PUSH_ROLE_ARN",
+                    hint: "the role CloudWatch Logs assumes to write into the Kinesis stream",
+                })?;
+                PushDestination::Kinesis {
+                    stream_arn: v,
+                    role_arn,
+                }
+            }
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    var: "CEQUENCE_PUSH_DESTINATION",
+                    value: v,
+                    allowed: "lambda or the ARN of a Kinesis data stream".into(),
+                })
+            }
+        };
+        let region = lookup("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        let settle_lag_ms = ms_var(
+            "CEQUENCE_SETTLE_LAG_MS",
+            get("CEQUENCE_SETTLE_LAG_MS"),
+            DEFAULT_SETTLE_LAG_MS,
+            0..=3_600_000,
         )?;
+        let pending_wait_ms = ms_var(
+            "CEQUENCE_PENDING_WAIT_MS",
+            get("CEQUENCE_PENDING_WAIT_MS"),
+            DEFAULT_PENDING_WAIT_MS,
+            1_000..=86_400_000,
+        )?;
+        let deadline_margin_ms = ms_var(
+            "CEQUENCE_DEADLINE_MARGIN_MS",
+            get("CEQUENCE_DEADLINE_MARGIN_MS"),
+            DEFAULT_DEADLINE_MARGIN_MS,
+            1_000..=60_000,
+        )?;
+        let filter_log_events_tps = match get("CEQUENCE_FILTER_LOG_EVENTS_TPS") {
+            None => filter_log_events_quota(&region),
+            Some(v) => match v.parse::<f64>() {
+                Ok(n) if (0.1..=100.0).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "CEQUENCE_FILTER_LOG_EVENTS_TPS",
+                        value: v,
+                        allowed: "requests per second, 0.1 to 100".into(),
+                    })
+                }
+            },
+        };
         let rest_enabled = bool_var(
             "CEQUENCE_REST_API_ENABLED",
             get("CEQUENCE_REST_API_ENABLED"),
@@ -249,7 +372,14 @@ impl Config {
             client_id,
             client_secret,
             token_parameter,
-            checkpoint_parameter,
+            state_table,
+            spool_bucket,
+            ingestion,
+            push_destination,
+            settle_lag_ms,
+            pending_wait_ms,
+            filter_log_events_tps,
+            deadline_margin_ms,
             rest_enabled,
             http_enabled,
             supported_content_types_regex,
@@ -268,17 +398,59 @@ fn url_var(var: &'static str, value: Option<String>) -> Result<String, ConfigErr
         var,
         hint: "an https:// URL",
     })?;
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
-            Ok(value)
-        }
+    let invalid = |allowed: &str| ConfigError::Invalid {
+        var,
+        value: value.clone(),
+        allowed: allowed.into(),
+    };
+    let (secure, rest) = match (
+        value.strip_prefix("https://"),
+        value.strip_prefix("http://"),
+    ) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err(invalid("an https:// URL")),
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(invalid("an https:// URL"));
+    }
+    // The token and the client secret travel to these URLs: plain http only to this machine.
+    if !secure && !is_loopback_authority(rest) {
+        return Err(invalid(
+            "an https:// URL (plain http:// is accepted only for 127.0.0.1, ::1 or localhost)",
+        ));
+    }
+    Ok(value)
+}
+
+/// Is the host of `authority[/path]` a loopback address?
+fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn ms_var(
+    var: &'static str,
+    value: Option<String>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    match v.parse::<i64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
         _ => Err(ConfigError::Invalid {
             var,
-            value,
-            allowed: "an http(s):// URL".into(),
+            value: v,
+            allowed: format!("milliseconds, {} to {}", range.start(), range.end()),
         }),
     }
 }
@@ -374,7 +546,7 @@ mod tests {
     }
 
     fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()), false)
     }
 
     #[test]
@@ -386,6 +558,40 @@ mod tests {
         assert_eq!(c.log_level, "info");
         assert!(c.log_groups.is_none());
         assert!(matches!(c.client_secret, ClientSecret::SecretsManager(_)));
+        assert_eq!(c.ingestion, Ingestion::Auto);
+        assert_eq!(c.push_destination, PushDestination::Lambda);
+        assert_eq!(c.settle_lag_ms, DEFAULT_SETTLE_LAG_MS);
+        assert_eq!(c.filter_log_events_tps, 25.0);
+    }
+
+    #[test]
+    fn quota_follows_the_region_and_http_only_to_loopback() {
+        assert_eq!(filter_log_events_quota("eu-central-1"), 5.0);
+        assert_eq!(filter_log_events_quota("eu-west-1"), 10.0);
+        let mut vars = base();
+        vars.insert("AWS_REGION", "ca-west-1");
+        vars.insert(
+            "CEQUENCE_EDGE_ENDPOINT",
+            "http://127.0.0.1:8080/api-transactions",
+        );
+        vars.insert("CEQUENCE_AUTH_ENDPOINT", "http://localhost:1/token");
+        let c = load(&vars).unwrap();
+        assert_eq!(c.filter_log_events_tps, 5.0);
+        assert!(is_loopback_authority("[::1]:9/x"));
+        assert!(!is_loopback_authority("127.0.0.1.example.com/x"));
+        vars.insert(
+            "CEQUENCE_PUSH_DESTINATION",
+            "arn:aws:kinesis:us-east-1:1:stream/s",
+        );
+        assert!(load(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("CEQUENCE_PUSH_ROLE_ARN"));
+        vars.insert("CEQUENCE_PUSH_ROLE_ARN", "arn:aws:iam::1:role/r");
+        assert!(matches!(
+            load(&vars).unwrap().push_destination,
+            PushDestination::Kinesis { .. }
+        ));
     }
 
     #[test]
@@ -399,6 +605,14 @@ mod tests {
             ("LOG_LEVEL", "loud"),
             ("CEQUENCE_TOKEN_PARAMETER", "no spaces allowed"),
             ("CEQUENCE_LOG_GROUPS", "abc/"),
+            ("CEQUENCE_INGESTION", "sometimes"),
+            ("CEQUENCE_PUSH_DESTINATION", "sqs"),
+            ("CEQUENCE_SETTLE_LAG_MS", "-1"),
+            ("CEQUENCE_FILTER_LOG_EVENTS_TPS", "fast"),
+            (
+                "CEQUENCE_EDGE_ENDPOINT",
+                "http://edge.example.com/api-transactions",
+            ),
         ] {
             let mut vars = base();
             vars.insert(var, value);
@@ -416,7 +630,13 @@ mod tests {
             .to_string()
             .contains("CEQUENCE_CLIENT_SECRET_ARN"));
         vars.insert("CEQUENCE_CLIENT_SECRET", "hunter2");
-        let c = load(&vars).unwrap();
+        // In Lambda a plain secret is refused, without echoing it.
+        let err = load(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("CEQUENCE_CLIENT_SECRET") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let c = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()), true).unwrap();
         assert_eq!(c.client_secret, ClientSecret::Plain(Secret::new("hunter2")));
         assert!(!format!("{c:?}").contains("hunter2"));
     }

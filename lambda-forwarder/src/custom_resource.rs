@@ -1,46 +1,80 @@
 //! The CloudFormation custom resource `Custom::CequenceStageLogging`: Create/Update capture the
-//! account's API stages, Delete restores them. CloudFormation waits (up to an hour) for an
-//! answer on the pre-signed ResponseURL, so every path answers — including bad input and a run
-//! about to hit the Lambda timeout.
+//! account's API stages (and, with `Ingestion=push`, subscribe their log groups), Delete
+//! restores them, removes our subscription filters and empties the spool bucket so the stack
+//! can delete it. CloudFormation waits (up to an hour) for an answer on the pre-signed
+//! ResponseURL, so every path answers — including bad input and a run about to hit the
+//! Lambda timeout.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::app::AwsClients;
+use crate::app::App;
 
 /// CloudFormation rejects a response body over 4 KB; keep the reason well under that.
 const MAX_REASON: usize = 1_500;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// The fields of a custom-resource request this module uses, whatever its type.
+#[derive(Debug, Clone)]
 pub struct CfnEvent {
     pub request_type: String,
-    #[serde(rename = "ResponseURL")]
     pub response_url: String,
     pub stack_id: String,
     pub request_id: String,
     pub logical_resource_id: String,
-    #[serde(default)]
     pub physical_resource_id: Option<String>,
-    #[serde(default)]
     pub resource_properties: Value,
 }
 
-impl CfnEvent {
-    /// Is this JSON a custom-resource event? (the fields CloudFormation always sends)
-    pub fn matches(v: &Value) -> bool {
-        [
-            "RequestType",
-            "ResponseURL",
-            "StackId",
-            "RequestId",
-            "LogicalResourceId",
-        ]
-        .iter()
-        .all(|k| v.get(k).is_some_and(Value::is_string))
-    }
+/// Is this JSON a custom-resource event? (the fields CloudFormation always sends)
+pub fn matches(v: &Value) -> bool {
+    [
+        "RequestType",
+        "ResponseURL",
+        "StackId",
+        "RequestId",
+        "LogicalResourceId",
+    ]
+    .iter()
+    .all(|k| v.get(k).is_some_and(Value::is_string))
+}
+
+/// Read a request with the typed events of `aws_lambda_events`.
+pub fn parse(v: Value) -> Result<CfnEvent, String> {
+    let typed: CloudFormationCustomResourceRequest =
+        serde_json::from_value(v).map_err(|e| format!("malformed custom resource event: {e}"))?;
+    Ok(match typed {
+        CloudFormationCustomResourceRequest::Create(r) => CfnEvent {
+            request_type: "Create".into(),
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            request_id: r.request_id,
+            logical_resource_id: r.logical_resource_id,
+            physical_resource_id: None,
+            resource_properties: r.resource_properties,
+        },
+        CloudFormationCustomResourceRequest::Update(r) => CfnEvent {
+            request_type: "Update".into(),
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            request_id: r.request_id,
+            logical_resource_id: r.logical_resource_id,
+            physical_resource_id: Some(r.physical_resource_id),
+            resource_properties: r.resource_properties,
+        },
+        CloudFormationCustomResourceRequest::Delete(r) => CfnEvent {
+            request_type: "Delete".into(),
+            response_url: r.response_url,
+            stack_id: r.stack_id,
+            request_id: r.request_id,
+            logical_resource_id: r.logical_resource_id,
+            physical_resource_id: Some(r.physical_resource_id),
+            resource_properties: r.resource_properties,
+        },
+        _ => return Err("unknown RequestType".into()),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -157,19 +191,34 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Do the work and answer CloudFormation. `budget` is the time left before the Lambda
 /// timeout minus a margin: past it, answer FAILED rather than leave the stack waiting.
-pub async fn handle(
-    aws: &AwsClients,
-    http: &reqwest::Client,
-    event: CfnEvent,
-    budget: Duration,
-) -> Result<CfnResponse, String> {
+pub async fn handle(app: &App, event: Value, budget: Duration) -> Result<CfnResponse, String> {
+    let aws = &app.aws;
+    // A request we cannot read cannot be answered either (no ResponseURL): fail loudly.
+    let event = parse(event)?;
     let work = async {
         match event.request_type.as_str() {
             "Create" | "Update" => {
                 let settings = settings(&event.resource_properties)?;
-                Ok(cq_stage_logging::reconcile(&aws.stage, &settings).await)
+                let mut report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
+                if property(&event.resource_properties, "Ingestion") == Some("push") {
+                    subscribe_captured(app, &event.resource_properties, &mut report).await;
+                }
+                Ok(report)
             }
-            "Delete" => Ok(cq_stage_logging::restore_all(&aws.stage).await),
+            "Delete" => {
+                let report = cq_stage_logging::restore_all(&aws.stage).await;
+                if let Ok(fwd) = &app.forwarding {
+                    if let Some(spool) = &fwd.spool {
+                        match spool.empty().await {
+                            Ok(n) => {
+                                tracing::info!(objects = n, "spool bucket emptied for deletion")
+                            }
+                            Err(e) => tracing::error!(error = %e, "cannot empty the spool bucket"),
+                        }
+                    }
+                }
+                Ok(report)
+            }
             other => Err(format!("unknown RequestType {other}")),
         }
     };
@@ -187,8 +236,50 @@ pub async fn handle(
         reason = %response.reason,
         "answering CloudFormation"
     );
-    send(http, &event.response_url, &response).await?;
+    send(&app.http, &event.response_url, &response).await?;
     Ok(response)
+}
+
+fn property<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
+    props
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `Ingestion=push`: every captured stage's log group gets our subscription filter. The
+/// function is the one answering (ServiceToken), or the stack's Kinesis stream.
+async fn subscribe_captured(app: &App, props: &Value, report: &mut cq_stage_logging::Report) {
+    let Ok(fwd) = &app.forwarding else {
+        report
+            .errors
+            .push("cannot subscribe log groups: the function's configuration is invalid".into());
+        return;
+    };
+    let function_arn = property(props, "ServiceToken").unwrap_or_default();
+    let dest = crate::tick::push_destination(&fwd.config, function_arn);
+    let stages = match cq_stage_logging::discover(&app.aws.stage).await {
+        Ok(s) => s,
+        Err(e) => {
+            report
+                .errors
+                .push(format!("cannot list stages to subscribe: {e}"));
+            return;
+        }
+    };
+    for group in crate::tick::groups_of(&fwd.config, &stages) {
+        match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest).await {
+            Ok(cq_stage_logging::SubscribeOutcome::NoFreeSlot { others }) => tracing::warn!(
+                log_group = %group.log_group,
+                others = %others.join(", "),
+                "no free subscription filter slot: this group is polled"
+            ),
+            Ok(_) => {}
+            Err(e) => report
+                .errors
+                .push(format!("subscribing {}: {e}", group.log_group)),
+        }
+    }
 }
 
 /// PUT the answer to the pre-signed URL, retrying a few times (S3 can blip). No Content-Type:
@@ -219,12 +310,13 @@ mod tests {
     use super::*;
 
     fn event(kind: &str) -> CfnEvent {
-        serde_json::from_value(json!({
+        parse(json!({
             "RequestType": kind,
             "ResponseURL": "https://example.com/r",
             "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/1",
             "RequestId": "req-1",
             "LogicalResourceId": "StageLogging",
+            "PhysicalResourceId": "cequence-stage-logging-eu-west-1",
             "ResourceType": "Custom::CequenceStageLogging",
             "ResourceProperties": {"ServiceToken": "arn", "RestApiEnabled": "true", "HttpApiEnabled": "false"}
         }))
@@ -234,9 +326,9 @@ mod tests {
     #[test]
     fn recognises_custom_resource_events() {
         let v = json!({"RequestType":"Create","ResponseURL":"u","StackId":"s","RequestId":"r","LogicalResourceId":"l"});
-        assert!(CfnEvent::matches(&v));
-        assert!(!CfnEvent::matches(&json!({})));
-        assert!(!CfnEvent::matches(&json!({"RequestType":"Create"})));
+        assert!(matches(&v));
+        assert!(!matches(&json!({})));
+        assert!(!matches(&json!({"RequestType":"Create"})));
     }
 
     #[test]

@@ -1,21 +1,24 @@
 //! Library half of the forwarder: `main.rs` is only the Lambda entry point, everything it calls
-//! lives here so it can be unit-tested without a Lambda runtime.
+//! lives here so it can be tested without a Lambda runtime.
+//!
+//! It reads as its pipeline: `sources` (poll, push) → `pipeline` (assemble, build, batch; pure)
+//! → `sinks` (the Edge, the spool), with `state` making it resumable and the invocation kinds
+//! on top (`tick`, `push`, `custom_resource`, dispatched by `invocation`).
 
-// Pure core: log parsing and UAP transaction building (no I/O).
-pub mod assemble;
-pub mod filters;
-pub mod parse;
-pub mod transaction;
+pub mod pipeline;
+pub mod sinks;
+pub mod sources;
+pub mod state;
 
-// I/O, runtime and delivery: reading CloudWatch Logs, checkpoints, token, Edge, dispatch.
 pub mod app;
 pub mod backoff;
-pub mod checkpoint;
+pub mod compress;
 pub mod config;
 pub mod custom_resource;
-pub mod edge;
-pub mod fetch;
-pub mod handler;
+pub mod flow;
+pub mod ingestion;
+pub mod invocation;
+pub mod push;
 pub mod stats;
 pub mod tick;
 pub mod token;

@@ -6,22 +6,23 @@
 //! Clients are built once here and shared by every invocation of a warm container.
 
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_forwarder::app::{App, AwsClients};
 use lambda_forwarder::config::Config;
-use lambda_forwarder::handler::{self, InvocationMeta};
+use lambda_forwarder::invocation::{self as handler, InvocationMeta};
 use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env();
+    let local = std::env::args().nth(1).as_deref() == Some("invoke");
+    let config = Config::from_env(local);
     let level = config
         .as_ref()
         .map(|c| c.log_level.clone())
         .unwrap_or_else(|_| "info".into());
-    let local = std::env::args().nth(1).as_deref() == Some("invoke");
     init_logging(&level, !local);
     if let Err(e) = &config {
         // Ticks fail with this error; the custom resource still works without it.
@@ -35,24 +36,30 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         return invoke_once(&app).await;
     }
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let meta = InvocationMeta {
-            invoked_function_arn: event.context.invoked_function_arn.clone(),
-            remaining: remaining(event.context.deadline),
-        };
-        handler::handle(app, event.payload, meta)
-            .await
-            .map_err(lambda_runtime::Error::from)
-    }))
+    // The event stays raw JSON: a Kinesis batch (up to 6 MB) is parsed once, by its own type.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let meta = InvocationMeta {
+                request_id: event.context.request_id.clone(),
+                invoked_function_arn: event.context.invoked_function_arn.clone(),
+                deadline: deadline(event.context.deadline),
+            };
+            handler::handle(app, event.payload.get(), meta)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
     .await
 }
 
-fn remaining(deadline_ms: u64) -> Option<Duration> {
+/// The Runtime API gives the deadline as epoch ms; work with a monotonic instant.
+fn deadline(deadline_ms: u64) -> Option<Instant> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis() as u64;
-    (deadline_ms > 0).then(|| Duration::from_millis(deadline_ms.saturating_sub(now)))
+    (deadline_ms > 0)
+        .then(|| Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now)))
 }
 
 async fn invoke_once(app: &App) -> Result<(), lambda_runtime::Error> {
@@ -65,9 +72,8 @@ async fn invoke_once(app: &App) -> Result<(), lambda_runtime::Error> {
         }
         Some(json) => json.to_string(),
     };
-    let event: Value =
-        serde_json::from_str(&text).map_err(|e| format!("the event is not JSON: {e}"))?;
-    match handler::handle(app, event, InvocationMeta::default()).await {
+    serde_json::from_str::<Value>(&text).map_err(|e| format!("the event is not JSON: {e}"))?;
+    match handler::handle(app, &text, InvocationMeta::default()).await {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())

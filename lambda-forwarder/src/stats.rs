@@ -56,13 +56,31 @@ pub struct Stats {
     pub latencies: Latencies,
     // What the vendor's stats do not show but an operator of a checkpointed forwarder needs.
     pub duplicate_events_dropped: u64,
+    /// REST requests still open (waiting for their last line) when the run ended.
     pub pending_requests: u64,
     pub dropped_static_transactions: u64,
     pub transactions_delivered: u64,
-    pub transactions_undelivered: u64,
+    /// Put in the spool (Edge unavailable); replayed by later ticks.
+    pub transactions_spooled: u64,
+    /// Taken from the spool and delivered by this run.
+    pub transactions_replayed: u64,
+    /// Refused by the Edge for their content; kept under `rejected/` with its reason.
     pub transactions_rejected: u64,
+    /// Neither delivered nor spooled (Edge and spool both failing): read again later.
+    pub transactions_undelivered: u64,
     pub token_source: String,
-    pub checkpoint_saved: bool,
+    pub state_saves: u64,
+    /// The run stopped reading before its window end to finish before the Lambda deadline.
+    pub deadline_stop: bool,
+    /// Groups whose reading is behind the window end when the run ended (a backlog).
+    pub backlog_groups: u64,
+    /// Pushed payloads (or Kinesis records) already handled before: skipped.
+    pub duplicate_deliveries: u64,
+    /// Groups pushed (subscription filter) / polled after this run.
+    pub pushed_groups: u64,
+    pub polled_groups: u64,
+    /// Another tick held the lease: this one did nothing.
+    pub skipped_lease_held: bool,
     pub errors: Vec<String>,
 }
 

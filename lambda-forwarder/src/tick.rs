@@ -1,28 +1,40 @@
-//! One scheduled run: find the log groups, read each since its checkpoint, build transactions,
-//! deliver them, and move each checkpoint only past what was delivered.
-//!
-//! The pieces are I/O-free where they can be (`plan_group_checkpoint`), so the rules that make
-//! delivery lossless are unit-tested here and exercised end to end in `tests/tick_moto.rs`.
+//! One scheduled run (a "tick"): under a lease, read each polled log group from its
+//! checkpoint up to the settle-lag window end, page by page, delivering as it goes and saving
+//! the checkpoint after each delivered batch; stop early enough to finish before the Lambda
+//! deadline (the rest is read by the next tick). Also: replay the spool, send split pushed
+//! requests whose wait is over, and move groups between polling and pushing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde_json::{json, Value};
 
 use crate::app::{AwsClients, Forwarding};
-use crate::assemble::{assemble_http, assemble_rest, Assembled, Built};
-use crate::checkpoint::{self, Checkpoints, GroupCheckpoint, PENDING_BOUND_MS};
-use crate::config::{Config, LogGroupSpec, LogKind};
-use crate::edge::{batch_body, plan_batches, Outcome, MAX_BATCH_BYTES, MAX_BATCH_TRANSACTIONS};
-use crate::fetch::{fetch_group, PAGE_LIMIT};
-use crate::parse::{LogEvent, SourceContext};
+use crate::config::{Config, Ingestion, LogGroupSpec, LogKind, PushDestination};
+use crate::flow::Flow;
+use crate::ingestion::{self, Decision, GroupView};
+use crate::pipeline::assemble::{into_finished, merge_fragments, Fed, OpenRequest, RestAssembler};
+use crate::pipeline::parse::SourceContext;
+use crate::pipeline::{build_access_line, build_finished, Counts};
+use crate::sources::poll::{fetch_page, PageRequest, PAGE_LIMIT};
+use crate::state::{Channel, Cursor, GroupState, StateError, StateStore};
 use crate::stats::{lock, SharedStats};
 
-/// Log groups read at once (the rate limiter keeps the request rate within quota anyway).
-const GROUP_CONCURRENCY: usize = 8;
-/// Re-check stage capture at most this often per warm container.
-const RECONCILE_EVERY: Duration = Duration::from_secs(300);
+/// Log groups read at once (the rate limiter keeps the request rate within quota anyway;
+/// enough groups in flight keep it busy although each group pages sequentially).
+const GROUP_CONCURRENCY: usize = 10;
+/// Deliveries in flight per group.
+const POSTS_PER_GROUP: usize = 2;
+/// Re-discover stages (and capture new ones) at most this often per warm container.
+const DISCOVER_EVERY: Duration = Duration::from_secs(300);
+/// Look at the groups' subscription filters at most this often per warm container.
+const OBSERVE_EVERY: Duration = Duration::from_secs(300);
+/// Without a Lambda deadline (`bootstrap invoke`), a run may take this long.
+const LOCAL_BUDGET: Duration = Duration::from_secs(900);
+/// Deliveries and saves end this long before the deadline itself.
+const FINAL_MARGIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TickError {
@@ -30,30 +42,50 @@ pub enum TickError {
     Config(String),
     #[error("discovering API stages: {0}")]
     Discovery(String),
-    #[error("checkpoint: {0}")]
-    Checkpoint(#[from] checkpoint::CheckpointError),
-    #[error("{0} log group(s) could not be read")]
-    Fetch(usize),
-    #[error("{0} transaction(s) not delivered; they will be sent again")]
-    Undelivered(u64),
+    #[error("state: {0}")]
+    State(#[from] StateError),
 }
 
-/// Where the run is: account and region go into every transaction's `source_info`.
+/// Where and when the run is.
 #[derive(Debug, Clone)]
 pub struct RunContext {
     pub account_id: String,
     pub region: String,
-    /// Epoch ms.
+    /// Epoch ms at the start of the run.
     pub now_ms: i64,
+    /// The Lambda deadline, if any.
+    pub deadline: Option<Instant>,
+    /// Names this invocation (the lease owner).
+    pub request_id: String,
+    /// This function's ARN (a subscription straight to Lambda targets it).
+    pub function_arn: String,
 }
 
-/// The result of reading and assembling one log group.
+impl RunContext {
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+            .unwrap_or_else(|| Instant::now() + LOCAL_BUDGET)
+    }
+
+    pub fn source(&self, spec: &LogGroupSpec) -> SourceContext {
+        SourceContext {
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            api_id: spec.api_id.clone(),
+            stage: spec.stage.clone(),
+            log_group: spec.log_group.clone(),
+        }
+    }
+}
+
+/// What reading one group did.
 struct GroupRun {
     spec: LogGroupSpec,
-    prev: Option<GroupCheckpoint>,
+    state: GroupState,
+    pages: u64,
+    covered_ms: i64,
+    reached_end: bool,
     window_end: i64,
-    fetched: Result<Vec<LogEvent>, String>,
-    assembled: Assembled,
 }
 
 /// Run one tick; stats are filled in as it goes, also when it fails.
@@ -62,259 +94,409 @@ pub async fn run_tick(
     fwd: &Forwarding,
     run: &RunContext,
     stats: &SharedStats,
-) -> Result<(), TickError> {
+) -> Result<Value, TickError> {
     let cfg = &fwd.config;
+    let store = fwd
+        .store
+        .as_ref()
+        .ok_or_else(|| TickError::Config("CEQUENCE_STATE_TABLE is not set".into()))?;
+    let deadline = run.deadline();
+    let fetch_until = deadline
+        .checked_sub(Duration::from_millis(cfg.deadline_margin_ms as u64))
+        .unwrap_or_else(Instant::now);
+    let deliver_until = deadline.checked_sub(FINAL_MARGIN).unwrap_or(deadline);
     {
         let mut s = lock(stats);
         s.log_fetch_interval_mill_sec = cfg.fetch_interval_ms;
         s.log_fetch_limit = PAGE_LIMIT;
-        s.cloudwatch_filter_end_time = run.now_ms;
+        s.cloudwatch_filter_end_time = run.now_ms - cfg.settle_lag_ms;
     }
+    let lease_until = run.now_ms
+        + deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as i64
+        + 5_000;
+    if !store
+        .acquire_lease(&run.request_id, lease_until, run.now_ms)
+        .await?
+    {
+        tracing::info!("another tick is still running: this one does nothing");
+        lock(stats).skipped_lease_held = true;
+        return Ok(json!({"invocation": "tick", "skipped": "another tick holds the lease"}));
+    }
+    let result = locked_tick(aws, fwd, store, run, stats, fetch_until, deliver_until).await;
+    store.release_lease(&run.request_id).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn locked_tick(
+    aws: &AwsClients,
+    fwd: &Forwarding,
+    store: &StateStore,
+    run: &RunContext,
+    stats: &SharedStats,
+    fetch_until: Instant,
+    deliver_until: Instant,
+) -> Result<Value, TickError> {
+    let cfg = &fwd.config;
+    fwd.deliverer.begin_invocation().await;
     let groups = resolve_groups(aws, cfg).await?;
     lock(stats).log_group_count = groups.len();
-    if groups.is_empty() {
-        tracing::info!("no captured API stages: nothing to read");
-        return Ok(());
-    }
+    let names: Vec<String> = groups.iter().map(|g| g.log_group.clone()).collect();
+    let mut states = store.load_groups(&names).await?;
 
-    let stored = checkpoint::load_text(&aws.ssm, &cfg.checkpoint_parameter).await?;
-    let mut checkpoints = match &stored {
-        None => Checkpoints::default(),
-        Some(text) => Checkpoints::decode(text).unwrap_or_else(|e| {
-            // A corrupt checkpoint must not stop forwarding; starting over re-reads one interval.
-            tracing::error!(error = %e, "ignoring an unreadable checkpoint");
-            Checkpoints::default()
-        }),
-    };
-
-    let runs: Vec<GroupRun> = futures::stream::iter(groups)
+    // The spool first: it holds the oldest data. It runs beside the reading, which spools
+    // too while the Edge is down.
+    let replay = fwd.deliverer.replay(fetch_until, stats);
+    let sweep = sweep_fragments(fwd, store, run, stats, &groups, deliver_until);
+    let reading = futures::stream::iter(groups.iter().cloned())
         .map(|spec| {
-            let prev = checkpoints.groups.get(&spec.log_group).cloned();
-            read_group(aws, cfg, run, stats, spec, prev)
+            let state = states.remove(&spec.log_group).unwrap_or_default();
+            read_group(
+                aws,
+                fwd,
+                store,
+                run,
+                stats,
+                spec,
+                state,
+                fetch_until,
+                deliver_until,
+            )
         })
         .buffer_unordered(GROUP_CONCURRENCY)
-        .collect()
-        .await;
+        .collect::<Vec<GroupRun>>();
+    let (_, _, runs) = futures::join!(replay, sweep, reading);
 
-    // Deliver every built transaction, then mark which were not delivered.
-    let mut all: Vec<(usize, &Built)> = Vec::new();
-    for (g, r) in runs.iter().enumerate() {
-        all.extend(r.assembled.built.iter().map(|b| (g, b)));
-    }
-    let held_ids = deliver(fwd, all.iter().map(|(_, b)| *b), stats).await;
-
-    let mut fetch_failures = 0;
-    let mut holds = BTreeMap::new();
-    let mut active = HashSet::new();
-    for r in &runs {
-        active.insert(r.spec.log_group.clone());
-        let events = match &r.fetched {
-            Ok(e) => e,
-            Err(_) => {
-                fetch_failures += 1;
-                continue;
-            }
-        };
-        let prev = r.prev.clone().unwrap_or_default();
-        let (next, earliest_held) =
-            plan_group_checkpoint(&prev, events, &r.assembled, &held_ids, r.window_end);
-        if let Some(h) = earliest_held {
-            holds.insert(r.spec.log_group.clone(), h);
-        }
-        checkpoints.groups.insert(r.spec.log_group.clone(), next);
-    }
-    checkpoints.prune(&active, run.now_ms);
-    let forced = checkpoints.fit(checkpoint::MAX_STORED_CHARS, &holds);
-    if forced > 0 {
-        tracing::warn!(
-            forced,
-            "checkpoint too large for SSM: some recent events may be sent twice"
-        );
-    }
-    // Unchanged (a quiet minute) means no write: SSM writes are throttled per account.
-    if stored.as_deref() != Some(checkpoints.encode().as_str()) {
-        checkpoint::save(&aws.ssm, &cfg.checkpoint_parameter, &checkpoints).await?;
-    }
-    lock(stats).checkpoint_saved = true;
-
-    let undelivered = lock(stats).transactions_undelivered;
-    if fetch_failures > 0 {
-        return Err(TickError::Fetch(fetch_failures));
-    }
-    if undelivered > 0 {
-        return Err(TickError::Undelivered(undelivered));
-    }
-    Ok(())
-}
-
-/// The checkpoint of a group after this run, and its earliest held (undelivered) timestamp.
-/// `events` are the group's events of this run (duplicates already dropped); an event is
-/// held when its request is still pending or its transaction was not delivered.
-pub fn plan_group_checkpoint(
-    prev: &GroupCheckpoint,
-    events: &[LogEvent],
-    assembled: &Assembled,
-    held_ids: &HashSet<String>,
-    window_end: i64,
-) -> (GroupCheckpoint, Option<i64>) {
-    let pending: HashSet<&str> = assembled
-        .pending
-        .iter()
-        .flat_map(|p| p.event_ids.iter().map(String::as_str))
+    let mut runs: HashMap<String, GroupRun> = runs
+        .into_iter()
+        .map(|r| (r.spec.log_group.clone(), r))
         .collect();
-    let is_held = |id: &str| pending.contains(id) || held_ids.contains(id);
-    let earliest_held = events
-        .iter()
-        .filter(|e| is_held(&e.event_id))
-        .map(|e| e.timestamp)
-        .chain(assembled.pending.iter().map(|p| p.first_timestamp))
-        .min();
-    let handled = events
-        .iter()
-        .filter(|e| !is_held(&e.event_id))
-        .map(|e| (e.timestamp, checkpoint::id_hash(&e.event_id)));
-    (
-        prev.advance(handled, earliest_held, window_end),
-        earliest_held,
-    )
+    for r in runs.values_mut() {
+        let lag = (r.window_end - r.state.cursor.as_ref().map_or(r.window_end, |c| c.ts)).max(0);
+        r.state.load =
+            ingestion::update_load(r.state.load, r.pages, r.covered_ms, lag, r.reached_end);
+        if let Channel::ToPush { at } = r.state.channel {
+            if r.state.channel.poll_done(
+                r.state.cursor.as_ref().unwrap_or(&Cursor::at(0)),
+                r.state.open.len(),
+            ) {
+                r.state.channel = Channel::Push { since: at };
+            }
+        }
+    }
+    observe_subscriptions(aws, run, &mut runs).await;
+    apply_decisions(aws, fwd, run, stats, &mut runs).await;
+    let mut backlog = 0;
+    let (mut pushed, mut polled) = (0, 0);
+    for r in runs.values_mut() {
+        if !r.reached_end
+            && r.state
+                .channel
+                .poll_until()
+                .is_none_or(|u| r.state.cursor.as_ref().is_none_or(|c| c.ts < u))
+        {
+            backlog += 1;
+        }
+        if matches!(
+            r.state.channel,
+            Channel::Push { .. } | Channel::ToPush { .. }
+        ) {
+            pushed += 1;
+        } else {
+            polled += 1;
+        }
+        if let Err(e) = store.save_group(&r.spec.log_group, &mut r.state).await {
+            tracing::error!(log_group = %r.spec.log_group, error = %e, "cannot save the group's state");
+            lock(stats).errors.push(e.to_string());
+        } else {
+            lock(stats).state_saves += 1;
+        }
+    }
+    let mut s = lock(stats);
+    s.backlog_groups = backlog;
+    s.pushed_groups = pushed;
+    s.polled_groups = polled;
+    s.pending_requests = runs.values().map(|r| r.state.open.len() as u64).sum();
+    Ok(json!({
+        "invocation": "tick",
+        "log_groups": s.log_group_count,
+        "events": s.total_events_fetched,
+        "delivered": s.transactions_delivered,
+        "spooled": s.transactions_spooled,
+        "replayed": s.transactions_replayed,
+        "backlog_groups": backlog,
+    }))
 }
 
+/// Read one group from its checkpoint to the window end or the deadline.
+#[allow(clippy::too_many_arguments)]
 async fn read_group(
     aws: &AwsClients,
-    cfg: &Config,
+    fwd: &Forwarding,
+    store: &StateStore,
     run: &RunContext,
     stats: &SharedStats,
     spec: LogGroupSpec,
-    prev: Option<GroupCheckpoint>,
+    mut state: GroupState,
+    fetch_until: Instant,
+    deliver_until: Instant,
 ) -> GroupRun {
-    let window_end = run.now_ms;
-    let start = prev
-        .as_ref()
-        .map(|p| p.start)
-        .unwrap_or(run.now_ms - cfg.fetch_interval_ms)
-        .min(window_end);
+    let cfg = &fwd.config;
+    let mut cursor = state
+        .cursor
+        .clone()
+        .unwrap_or_else(|| Cursor::at(run.now_ms - cfg.fetch_interval_ms));
+    let mut window_end = run.now_ms - cfg.settle_lag_ms;
+    if let Some(until) = state.channel.poll_until() {
+        window_end = window_end.min(until);
+    }
+    let mut run_out = GroupRun {
+        spec: spec.clone(),
+        state: GroupState::default(),
+        pages: 0,
+        covered_ms: 0,
+        reached_end: true,
+        window_end,
+    };
+    if state.channel.poll_done(&cursor, state.open.len()) {
+        state.cursor = Some(cursor);
+        run_out.state = state;
+        return run_out;
+    }
     {
         let mut s = lock(stats);
-        if s.cloudwatch_filter_start_time == 0 || start < s.cloudwatch_filter_start_time {
-            s.cloudwatch_filter_start_time = start;
+        if s.cloudwatch_filter_start_time == 0 || cursor.ts < s.cloudwatch_filter_start_time {
+            s.cloudwatch_filter_start_time = cursor.ts;
         }
     }
-    let fetched = fetch_group(
-        &aws.logs,
-        &aws.limiter,
-        stats,
-        &spec.log_group,
-        start,
-        window_end,
-    )
-    .await;
-    let (fetched, assembled) = match fetched {
-        Err(e) => {
-            tracing::error!(log_group = %spec.log_group, error = %e, "cannot read log group");
-            lock(stats).errors.push(e.to_string());
-            (Err(e.to_string()), Assembled::default())
+    let ctx = run.source(&spec);
+    let ownership = ingestion::poll_ownership(&state.channel);
+    let mut asm = RestAssembler::restore(ownership, std::mem::take(&mut state.open));
+    let mut flow: Flow<'_, (Cursor, Vec<OpenRequest>)> =
+        Flow::new(&fwd.deliverer, stats, deliver_until, POSTS_PER_GROUP);
+    let mut counts = Counts::default();
+    let started_at = cursor.ts;
+    let mut next_token: Option<String> = None;
+    let mut reached_end = cursor.ts >= window_end;
+    let mut duplicates = 0u64;
+    while !reached_end {
+        if Instant::now() >= fetch_until {
+            lock(stats).deadline_stop = true;
+            break;
         }
-        Ok(events) => {
-            let (mut fresh, dropped) = match &prev {
-                Some(p) => p.unseen(events),
-                None => (events, 0),
-            };
-            fresh.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
-            lock(stats).duplicate_events_dropped += dropped as u64;
-            let assembled = assemble(&spec, &fresh, cfg, run, Some(run.now_ms - PENDING_BOUND_MS));
-            record_assembly(stats, &assembled);
-            (Ok(fresh), assembled)
+        if flow.failure.is_some() {
+            break;
         }
-    };
-    GroupRun {
-        spec,
-        prev,
-        window_end,
-        fetched,
-        assembled,
-    }
-}
-
-/// Build transactions from one group's events with the parser for its kind.
-pub fn assemble(
-    spec: &LogGroupSpec,
-    events: &[LogEvent],
-    cfg: &Config,
-    run: &RunContext,
-    force_before: Option<i64>,
-) -> Assembled {
-    let ctx = SourceContext {
-        account_id: run.account_id.clone(),
-        region: run.region.clone(),
-        api_id: spec.api_id.clone(),
-        stage: spec.stage.clone(),
-        log_group: spec.log_group.clone(),
-    };
-    match spec.kind {
-        LogKind::RestExecution => assemble_rest(events, &ctx, &cfg.filters, force_before),
-        LogKind::HttpAccess => assemble_http(events, &ctx, &cfg.filters),
-    }
-}
-
-pub fn record_assembly(stats: &SharedStats, a: &Assembled) {
-    let mut s = lock(stats);
-    s.total_streams_fetched += a.streams_seen as u64;
-    s.total_complete_streams_count += a.complete_streams as u64;
-    s.total_incomplete_streams_count += a.incomplete_streams as u64;
-    s.total_truncated_streams_count += a.truncated_streams as u64;
-    s.total_failed_to_parse_streams += a.failed_to_parse as u64;
-    s.total_transactions_parsed_from_streams += a.built.len() as u64;
-    s.pending_requests += a.pending.len() as u64;
-    s.dropped_static_transactions += a.dropped_static as u64;
-}
-
-/// Post `built` in batches; returns the event ids of transactions NOT delivered.
-pub async fn deliver<'a>(
-    fwd: &Forwarding,
-    built: impl Iterator<Item = &'a Built>,
-    stats: &SharedStats,
-) -> HashSet<String> {
-    let built: Vec<&Built> = built.collect();
-    let mut held = HashSet::new();
-    if built.is_empty() {
-        return held;
-    }
-    let serialized: Vec<Vec<u8>> = built
-        .iter()
-        .map(|b| serde_json::to_vec(&b.transaction).unwrap_or_default())
-        .collect();
-    let sizes: Vec<usize> = serialized.iter().map(Vec::len).collect();
-    let plan = plan_batches(&sizes, MAX_BATCH_TRANSACTIONS, MAX_BATCH_BYTES);
-    let bodies = plan
-        .iter()
-        .map(|idx| {
-            (
-                batch_body(idx.iter().map(|&i| serialized[i].as_slice())),
-                idx.len(),
-            )
-        })
-        .collect();
-    let outcomes = fwd.edge.post_all(bodies, &fwd.tokens, stats).await;
-    for (idx, outcome) in plan.iter().zip(outcomes) {
-        if let Outcome::Failed(_) = outcome {
-            for &i in idx {
-                held.extend(built[i].event_ids.iter().cloned());
+        let req = PageRequest {
+            log_group: &spec.log_group,
+            start: cursor.ts,
+            end_inclusive: window_end - 1,
+            next_token: next_token.clone(),
+        };
+        let page = match fetch_page(
+            &aws.logs,
+            &fwd.limiter,
+            stats,
+            &req,
+            fetch_until + Duration::from_secs(2),
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(log_group = %spec.log_group, error = %e, "cannot read the log group; the next tick resumes here");
+                lock(stats).errors.push(e.to_string());
+                break;
+            }
+        };
+        run_out.pages += 1;
+        // The ids consumed at the page's last millisecond, for the checkpoint.
+        let tail: Option<(i64, Vec<String>)> = page.events.last().map(|last| {
+            let ts = last.timestamp;
+            let ids = page
+                .events
+                .iter()
+                .rev()
+                .take_while(|e| e.timestamp == ts)
+                .map(|e| e.event_id.clone())
+                .collect();
+            (ts, ids)
+        });
+        for event in page.events {
+            if cursor.consumed(event.timestamp, &event.event_id) {
+                duplicates += 1;
+                continue;
+            }
+            match spec.kind {
+                LogKind::RestExecution => match asm.feed(event) {
+                    Fed::Finished(f) => {
+                        if let Some(b) = build_finished(&f, &ctx, &cfg.filters, &mut counts) {
+                            flow.add(&b);
+                        }
+                    }
+                    Fed::Duplicate => duplicates += 1,
+                    Fed::Open | Fed::NotARequest | Fed::NotOurs => {}
+                },
+                LogKind::HttpAccess => {
+                    if let Some(b) = build_access_line(&event, &ctx, &cfg.filters, &mut counts) {
+                        flow.add(&b);
+                    }
+                }
             }
         }
+        if let Some((ts, ids)) = tail {
+            if ts > cursor.ts {
+                cursor = Cursor { ts, ids };
+            } else {
+                for id in ids {
+                    if !cursor.ids.contains(&id) {
+                        cursor.ids.push(id);
+                    }
+                }
+            }
+        }
+        next_token = page.next_token;
+        if next_token.is_none() {
+            cursor.finish_window(window_end);
+            reached_end = true;
+        }
+        for f in asm.take_older_than(cursor.ts - cfg.pending_wait_ms) {
+            if let Some(b) = build_finished(&f, &ctx, &cfg.filters, &mut counts) {
+                flow.add(&b);
+            }
+        }
+        flow.snapshot((cursor.clone(), asm.open_requests()));
+        if let Some(snap) = flow.pump().await {
+            save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
+        }
     }
-    held
+    if let Some(snap) = flow.finish().await {
+        save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
+    }
+    if state.cursor.is_none() {
+        // Never read (nothing to do yet): start from here next time.
+        state.cursor = Some(cursor.clone());
+    }
+    {
+        let mut s = lock(stats);
+        s.duplicate_events_dropped += duplicates;
+        record_counts(&mut s, &counts);
+    }
+    run_out.covered_ms = state.cursor.as_ref().map_or(0, |c| c.ts) - started_at;
+    run_out.reached_end = reached_end && flow.failure.is_none();
+    run_out.state = state;
+    run_out
 }
 
-/// The log groups to read: `CEQUENCE_LOG_GROUPS`, else the captured stages of this region.
-/// Stages of an enabled type found uncaptured (deployed after the stack) are captured first.
+async fn save_snapshot(
+    store: &StateStore,
+    log_group: &str,
+    state: &mut GroupState,
+    (cursor, open): (Cursor, Vec<OpenRequest>),
+    stats: &SharedStats,
+) {
+    let previous = (state.cursor.take(), std::mem::take(&mut state.open));
+    state.cursor = Some(cursor);
+    state.open = open;
+    match store.save_group(log_group, state).await {
+        Ok(()) => lock(stats).state_saves += 1,
+        Err(e) => {
+            // Keep the last state that is stored: what came after is read again.
+            tracing::error!(log_group, error = %e, "cannot save the checkpoint");
+            lock(stats).errors.push(e.to_string());
+            state.cursor = previous.0;
+            state.open = previous.1;
+        }
+    }
+}
+
+pub fn record_counts(s: &mut crate::stats::Stats, c: &Counts) {
+    s.total_streams_fetched += c.streams;
+    s.total_complete_streams_count += c.complete;
+    s.total_incomplete_streams_count += c.incomplete;
+    s.total_truncated_streams_count += c.truncated;
+    s.total_failed_to_parse_streams += c.failed_to_parse;
+    s.total_transactions_parsed_from_streams += c.built;
+    s.dropped_static_transactions += c.dropped_static;
+}
+
+/// Split pushed requests (their halves arrived in separate invocations) whose last line never
+/// came: sent with what arrived, flagged incomplete.
+async fn sweep_fragments(
+    fwd: &Forwarding,
+    store: &StateStore,
+    run: &RunContext,
+    stats: &SharedStats,
+    groups: &[LogGroupSpec],
+    deliver_until: Instant,
+) {
+    if fwd.config.ingestion == Ingestion::Poll && fwd.config.log_groups.is_some() {
+        return;
+    }
+    let stale = match store
+        .stale_fragments(run.now_ms - fwd.config.pending_wait_ms)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for split pushed requests");
+            return;
+        }
+    };
+    if stale.is_empty() {
+        return;
+    }
+    let mut flow: Flow<'_, ()> = Flow::new(&fwd.deliverer, stats, deliver_until, POSTS_PER_GROUP);
+    let mut counts = Counts::default();
+    let mut claimed = Vec::new();
+    for (group, frags) in stale {
+        let Some(merged) = merge_fragments(frags) else {
+            continue;
+        };
+        if !store
+            .claim_fragments(&group, &merged.request_id)
+            .await
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let spec = groups
+            .iter()
+            .find(|g| g.log_group == group)
+            .cloned()
+            .unwrap_or_else(|| LogGroupSpec::from_log_group(&group));
+        let completed = crate::pipeline::assemble::has_completed_line(&merged);
+        let f = into_finished(merged, completed);
+        if let Some(b) = build_finished(&f, &run.source(&spec), &fwd.config.filters, &mut counts) {
+            flow.add(&b);
+        }
+        claimed.push(f.request_id);
+    }
+    flow.finish().await;
+    if let Some(e) = &flow.failure {
+        tracing::error!(error = %e, requests = claimed.len(), "split pushed requests could not be delivered nor spooled");
+    }
+    record_counts(&mut lock(stats), &counts);
+}
+
+/// The log groups to read: `CEQUENCE_LOG_GROUPS`, else the captured stages of this region
+/// (re-discovered every few minutes; stages deployed since the stack are captured then).
 async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSpec>, TickError> {
     if let Some(groups) = &cfg.log_groups {
         return Ok(groups.clone());
     }
+    static CACHE: StdMutex<Option<(Instant, Vec<LogGroupSpec>)>> = StdMutex::new(None);
+    if let Some((at, groups)) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if at.elapsed() < DISCOVER_EVERY {
+            return Ok(groups.clone());
+        }
+    }
     let mut stages = cq_stage_logging::discover(&aws.stage)
         .await
         .map_err(|e| TickError::Discovery(e.to_string()))?;
-    if needs_reconcile(cfg, &stages) && reconcile_due() {
+    if needs_reconcile(cfg, &stages) {
         let settings = cq_stage_logging::CaptureSettings {
             rest_enabled: cfg.rest_enabled,
             http_enabled: cfg.http_enabled,
@@ -333,7 +515,9 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
                 .map_err(|e| TickError::Discovery(e.to_string()))?;
         }
     }
-    Ok(groups_of(cfg, &stages))
+    let groups = groups_of(cfg, &stages);
+    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), groups.clone()));
+    Ok(groups)
 }
 
 /// Uncaptured stages of an enabled type (HTTP `$default` is excluded by policy).
@@ -372,71 +556,175 @@ pub fn groups_of(cfg: &Config, stages: &[cq_stage_logging::StageStatus]) -> Vec<
         .collect()
 }
 
-static LAST_RECONCILE: StdMutex<Option<Instant>> = StdMutex::new(None);
-
-fn reconcile_due() -> bool {
-    let mut last = LAST_RECONCILE.lock().unwrap_or_else(|p| p.into_inner());
-    if last.is_some_and(|t| t.elapsed() < RECONCILE_EVERY) {
-        return false;
+/// The destination our subscription filters deliver to.
+pub fn push_destination(cfg: &Config, function_arn: &str) -> cq_stage_logging::PushDestination {
+    match &cfg.push_destination {
+        PushDestination::Lambda => cq_stage_logging::PushDestination {
+            arn: unqualified_function_arn(function_arn),
+            role_arn: None,
+        },
+        PushDestination::Kinesis {
+            stream_arn,
+            role_arn,
+        } => cq_stage_logging::PushDestination {
+            arn: stream_arn.clone(),
+            role_arn: Some(role_arn.clone()),
+        },
     }
-    *last = Some(Instant::now());
-    true
+}
+
+/// `arn:aws:lambda:r:a:function:name[:qualifier]` without the qualifier.
+pub fn unqualified_function_arn(arn: &str) -> String {
+    arn.split(':').take(7).collect::<Vec<_>>().join(":")
+}
+
+/// Learn about filters added or removed outside the forwarder (the custom resource in push
+/// mode, an operator), every few minutes.
+async fn observe_subscriptions(
+    aws: &AwsClients,
+    run: &RunContext,
+    runs: &mut HashMap<String, GroupRun>,
+) {
+    static LAST: StdMutex<Option<Instant>> = StdMutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < OBSERVE_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+    }
+    for r in runs.values_mut() {
+        let subs = match cq_stage_logging::subscriptions(&aws.stage, &r.spec.log_group).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(log_group = %r.spec.log_group, error = %e, "cannot read subscription filters");
+                continue;
+            }
+        };
+        match (subs.ours, r.state.channel) {
+            (Some(f), Channel::Poll) => {
+                tracing::info!(log_group = %r.spec.log_group, "our subscription filter exists: polling until its creation, pushed from then on");
+                r.state.channel = Channel::ToPush {
+                    at: f
+                        .creation_time_ms
+                        .max(r.state.cursor.as_ref().map_or(0, |c| c.ts)),
+                };
+            }
+            (None, Channel::Push { .. } | Channel::ToPush { .. }) => {
+                // Removed by someone else: poll again from a few minutes back (a duplicate
+                // is preferred to a gap; when exactly deliveries stopped is unknown).
+                tracing::warn!(log_group = %r.spec.log_group, "our subscription filter is gone: polling again");
+                let from = run.now_ms - OBSERVE_EVERY.as_millis() as i64;
+                r.state.channel = Channel::Poll;
+                r.state.cursor = Some(Cursor::at(
+                    from.max(r.state.cursor.as_ref().map_or(from, |c| c.ts.min(from))),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Carry out what `ingestion::plan` decides.
+async fn apply_decisions(
+    aws: &AwsClients,
+    fwd: &Forwarding,
+    run: &RunContext,
+    stats: &SharedStats,
+    runs: &mut HashMap<String, GroupRun>,
+) {
+    let cfg = &fwd.config;
+    let views: Vec<GroupView> = runs
+        .values()
+        .map(|r| GroupView {
+            name: r.spec.log_group.clone(),
+            channel: r.state.channel,
+            load: r.state.load,
+            refused_until: r.state.push_refused.as_ref().map(|(_, t)| *t),
+        })
+        .collect();
+    let usable =
+        (Duration::from_secs(55).as_secs_f64() - cfg.deadline_margin_ms as f64 / 1000.0).max(5.0);
+    let capacity = ingestion::capacity_pages_per_minute(cfg.filter_log_events_tps, usable);
+    let decisions = ingestion::plan(cfg.ingestion, &views, capacity, run.now_ms);
+    if decisions.is_empty() {
+        return;
+    }
+    let dest = push_destination(cfg, &run.function_arn);
+    for d in decisions {
+        match d {
+            Decision::Subscribe { group, why } => {
+                let Some(r) = runs.get_mut(&group) else {
+                    continue;
+                };
+                if dest.arn.is_empty() || !dest.arn.starts_with("arn:") {
+                    tracing::warn!(log_group = %group, "cannot push: this function's ARN is unknown (local run)");
+                    continue;
+                }
+                match cq_stage_logging::subscribe(&aws.stage, &group, &dest).await {
+                    Ok(cq_stage_logging::SubscribeOutcome::Subscribed { creation_time_ms })
+                    | Ok(cq_stage_logging::SubscribeOutcome::AlreadySubscribed {
+                        creation_time_ms,
+                    }) => {
+                        tracing::info!(log_group = %group, reason = %why, "pushing this log group from now on");
+                        r.state.channel = Channel::ToPush {
+                            at: creation_time_ms.max(r.state.cursor.as_ref().map_or(0, |c| c.ts)),
+                        };
+                        r.state.push_refused = None;
+                    }
+                    Ok(cq_stage_logging::SubscribeOutcome::NoFreeSlot { others }) => {
+                        let reason = format!(
+                            "no free subscription filter slot (held by: {}); polled instead",
+                            others.join(", ")
+                        );
+                        tracing::warn!(log_group = %group, "{reason}");
+                        r.state.push_refused =
+                            Some((reason, run.now_ms + ingestion::RETRY_REFUSED_MS));
+                    }
+                    Err(e) => {
+                        tracing::error!(log_group = %group, error = %e, "cannot add the subscription filter");
+                        lock(stats).errors.push(e.to_string());
+                        r.state.push_refused =
+                            Some((e.to_string(), run.now_ms + ingestion::RETRY_REFUSED_MS));
+                    }
+                }
+            }
+            Decision::ToPoll { group } => {
+                if let Some(r) = runs.get_mut(&group) {
+                    r.state.channel = Channel::ToPoll { at: run.now_ms };
+                    r.state.cursor = Some(Cursor::at(run.now_ms));
+                    r.state.open.clear();
+                }
+            }
+            Decision::Unsubscribe { group } => {
+                match cq_stage_logging::unsubscribe(&aws.stage, &group).await {
+                    Ok(_) => {
+                        if let Some(r) = runs.get_mut(&group) {
+                            r.state.channel = Channel::Poll;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(log_group = %group, error = %e, "cannot remove our subscription filter; trying again next tick")
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::Pending;
-    use crate::checkpoint::{id_hash, OVERLAP_MS};
-
-    fn ev(id: &str, ts: i64) -> LogEvent {
-        LogEvent {
-            event_id: id.into(),
-            timestamp: ts,
-            message: String::new(),
-        }
-    }
 
     #[test]
-    fn delivered_events_are_remembered_and_the_window_moves_on() {
-        let events = vec![ev("a", 1_000), ev("b", 950_000)];
-        let (next, held) = plan_group_checkpoint(
-            &GroupCheckpoint::default(),
-            &events,
-            &Assembled::default(),
-            &HashSet::new(),
-            1_000_000,
+    fn function_arn_loses_its_qualifier() {
+        assert_eq!(
+            unqualified_function_arn("arn:aws:lambda:us-east-1:1:function:f:$LATEST"),
+            "arn:aws:lambda:us-east-1:1:function:f"
         );
-        assert_eq!(held, None);
-        assert_eq!(next.start, 1_000_000 - OVERLAP_MS);
-        assert_eq!(next.seen, [(950_000, id_hash("b"))].into_iter().collect());
-    }
-
-    #[test]
-    fn undelivered_and_pending_events_pin_the_start() {
-        let events = vec![ev("p1", 500_000), ev("f1", 600_000), ev("ok", 700_000)];
-        let assembled = Assembled {
-            pending: vec![Pending {
-                request_id: "r".into(),
-                first_timestamp: 500_000,
-                event_ids: vec!["p1".into()],
-            }],
-            ..Assembled::default()
-        };
-        let failed = HashSet::from(["f1".to_string()]);
-        let (next, held) = plan_group_checkpoint(
-            &GroupCheckpoint::default(),
-            &events,
-            &assembled,
-            &failed,
-            1_000_000,
+        assert_eq!(
+            unqualified_function_arn("arn:aws:lambda:us-east-1:1:function:f"),
+            "arn:aws:lambda:us-east-1:1:function:f"
         );
-        assert_eq!(held, Some(500_000));
-        assert_eq!(next.start, 500_000);
-        // Only the delivered event is remembered: the others must come back next run.
-        assert_eq!(next.seen, [(700_000, id_hash("ok"))].into_iter().collect());
-        let (again, dropped) = next.unseen(events);
-        assert_eq!(dropped, 1);
-        assert_eq!(again.len(), 2);
     }
 }

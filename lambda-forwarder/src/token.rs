@@ -233,9 +233,10 @@ impl TokenProvider {
 
     /// Ask the auth endpoint, retrying 5xx and connection trouble; cache the result in SSM.
     async fn fetch(&self, stats: &SharedStats) -> Result<CachedToken, TokenError> {
-        let secret = self.secret().await?;
+        let mut secret = self.secret().await?;
         let started = Instant::now();
         let mut attempt = 0u32;
+        let mut reread_secret = false;
         let result = loop {
             attempt += 1;
             let sent = self
@@ -272,7 +273,23 @@ impl TokenProvider {
                 Ok(resp) if resp.status().is_server_error() || resp.status().as_u16() == 429 => {
                     format!("HTTP {}", resp.status().as_u16())
                 }
-                Ok(resp) => break Err(TokenError::Rejected(resp.status().as_u16())),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = resp.text().await.unwrap_or_default();
+                    // The secret was rotated in Secrets Manager since this container read it:
+                    // read it again, once.
+                    if body.contains("invalid_client")
+                        && !reread_secret
+                        && matches!(self.client_secret, ClientSecret::SecretsManager(_))
+                    {
+                        reread_secret = true;
+                        tracing::info!("the auth endpoint refused the client secret; reading it again from Secrets Manager");
+                        *self.secret_value.lock().await = None;
+                        secret = self.secret().await?;
+                        continue;
+                    }
+                    break Err(TokenError::Rejected(status));
+                }
                 Err(e) => without_url(e),
             };
             if attempt > RETRY.max_retries {

@@ -8,7 +8,7 @@ use cq_test_support::fake_cequence::http::{self, Handler, Request, Response};
 use cq_test_support::MotoServer;
 use lambda_forwarder::app::{App, AwsClients};
 use lambda_forwarder::config::ConfigError;
-use lambda_forwarder::handler::{self, InvocationMeta};
+use lambda_forwarder::invocation::{self as handler, InvocationMeta};
 use serde_json::{json, Value};
 
 type Puts = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
@@ -36,7 +36,7 @@ async fn response_url() -> (String, Puts) {
 }
 
 fn event(kind: &str, url: &str, rest: &str) -> Value {
-    json!({
+    let mut e = json!({
         "RequestType": kind,
         "ResponseURL": url,
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cequence/1",
@@ -50,7 +50,12 @@ fn event(kind: &str, url: &str, rest: &str) -> Value {
             "HttpApiEnabled": "true",
             "CloudWatchRoleArn": ""
         }
-    })
+    });
+    if kind == "Update" {
+        // CloudFormation always sends the previous properties with an Update.
+        e["OldResourceProperties"] = e["ResourceProperties"].clone();
+    }
+    e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,14 +74,18 @@ async fn custom_resource_always_answers_cloudformation() {
     let (url, puts) = response_url().await;
 
     for kind in ["Create", "Update", "Delete"] {
-        let out = handler::handle(&app, event(kind, &url, "true"), InvocationMeta::default())
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let out = handler::handle(
+            &app,
+            &event(kind, &url, "true").to_string(),
+            InvocationMeta::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(out["Status"], "SUCCESS", "{kind}: {out}");
     }
     let bad = handler::handle(
         &app,
-        event("Create", &url, "maybe"),
+        &event("Create", &url, "maybe").to_string(),
         InvocationMeta::default(),
     )
     .await

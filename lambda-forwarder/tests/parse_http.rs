@@ -2,12 +2,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use lambda_forwarder::assemble::assemble_http;
-use lambda_forwarder::filters::Filters;
-use lambda_forwarder::parse::SourceContext;
+use lambda_forwarder::pipeline::filters::Filters;
+use lambda_forwarder::pipeline::parse::SourceContext;
 
 mod fixture_file;
-use fixture_file::load;
+use fixture_file::{assemble_http, load};
 
 fn decoded_headers(list: &[String]) -> Vec<(String, String)> {
     list.iter()

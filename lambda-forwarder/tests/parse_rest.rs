@@ -2,12 +2,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use lambda_forwarder::assemble::{assemble_rest, Assembled, Built};
-use lambda_forwarder::filters::Filters;
-use lambda_forwarder::parse::{LogEvent, SourceContext};
+use lambda_forwarder::pipeline::filters::Filters;
+use lambda_forwarder::pipeline::parse::{LogEvent, SourceContext};
 
 mod fixture_file;
-use fixture_file::load;
+use fixture_file::{assemble_rest, load, Assembled, Built};
 
 const A: &str = "8f2d6c1e-3b4a-4c5d-9e8f-0a1b2c3d4e5f"; // GET with query
 const B: &str = "c47a1f0e-92d3-4b6e-8a57-1e2f3a4b5c6d"; // POST, body over 3 events

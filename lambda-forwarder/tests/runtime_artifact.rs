@@ -109,6 +109,7 @@ async fn release_bootstrap_serves_a_tick_through_the_runtime_api() {
     let sdk = moto.sdk_config("us-east-1").await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let arn = create_secret(&sdk, "test-secret").await;
+    create_state(&sdk).await;
     let mut expected = seed_rest(&logs, 0, 2, 20_000).await;
     expected.extend(seed_http(&logs, 10, 3, 20_000).await);
 

@@ -184,10 +184,10 @@ pub fn env(fake: &FakeCequence, secret_arn: &str) -> HashMap<String, String> {
             "CEQUENCE_TOKEN_PARAMETER",
             "/cequence/apigw/test/token".to_string(),
         ),
-        (
-            "CEQUENCE_CHECKPOINT_PARAMETER",
-            "/cequence/apigw/test/checkpoints".to_string(),
-        ),
+        ("CEQUENCE_STATE_TABLE", STATE_TABLE.to_string()),
+        ("CEQUENCE_SPOOL_BUCKET", SPOOL_BUCKET.to_string()),
+        // The seeded events are seconds old; production waits two minutes for late ones.
+        ("CEQUENCE_SETTLE_LAG_MS", "1000".to_string()),
         (
             "CEQUENCE_LOG_GROUPS",
             format!("{REST_API}/{REST_STAGE},{}", http_group()),
@@ -200,7 +200,71 @@ pub fn env(fake: &FakeCequence, secret_arn: &str) -> HashMap<String, String> {
 }
 
 pub fn config(env: &HashMap<String, String>) -> Config {
-    Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration")
+    Config::from_lookup(|k| env.get(k).cloned(), false).expect("valid test configuration")
+}
+
+pub const STATE_TABLE: &str = "cequence-forwarder-state";
+pub const SPOOL_BUCKET: &str = "cequence-forwarder-spool";
+
+/// The state table and spool bucket the stack creates, in moto.
+pub async fn create_state(sdk: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(STATE_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create state table");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(SPOOL_BUCKET)
+        .send()
+        .await
+        .expect("create spool bucket");
+}
+
+/// Keys in the spool bucket under `prefix`.
+pub async fn spool_keys(sdk: &aws_config::SdkConfig, prefix: &str) -> Vec<String> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.list_objects_v2()
+        .bucket(SPOOL_BUCKET)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list spool")
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 /// The `uri-query-fragment` of every received transaction.

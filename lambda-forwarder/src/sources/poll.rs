@@ -1,7 +1,7 @@
-//! Reading log events with FilterLogEvents: every page of a window, log groups concurrently,
-//! but within CloudWatch Logs' quota of 5 FilterLogEvents requests per second per account and
-//! region. The SDK client is built with its own retries off, so every attempt goes through
-//! the limiter and is counted here.
+//! Reading log events with FilterLogEvents, one page at a time, within CloudWatch Logs' quota
+//! for the account and region (25 requests/s in us-east-1, 10 in most regions, 5 in a few:
+//! `config::filter_log_events_quota`). The SDK client is built with its own retries off, so
+//! every attempt goes through the limiter, is counted, and stops at the caller's deadline.
 
 use std::time::{Duration, Instant};
 
@@ -9,14 +9,12 @@ use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::Mutex;
 
 use crate::backoff::Backoff;
-use crate::parse::LogEvent;
+use crate::pipeline::parse::LogEvent;
 use crate::stats::{lock, SharedStats};
 
 /// FilterLogEvents' largest page.
 pub const PAGE_LIMIT: i32 = 10_000;
-/// The account-and-region quota of FilterLogEvents.
-pub const REQUESTS_PER_SECOND: f64 = 5.0;
-pub const RETRY: Backoff = Backoff::new(250, 8_000, 6);
+pub const RETRY: Backoff = Backoff::new(250, 8_000, 8);
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up.
 #[derive(Debug)]
@@ -60,9 +58,11 @@ impl RateLimiter {
         Self(Mutex::new(TokenBucket::new(rate, burst, Instant::now())))
     }
 
-    /// The FilterLogEvents quota.
-    pub fn filter_log_events() -> Self {
-        Self::new(REQUESTS_PER_SECOND, REQUESTS_PER_SECOND)
+    /// Paced just under `quota` requests/s (the quota is per second; a burst of a full
+    /// second's worth after a pause is within it).
+    pub fn filter_log_events(quota: f64) -> Self {
+        let rate = (quota * 0.95).max(0.1);
+        Self::new(rate, quota.max(1.0))
     }
 
     pub async fn acquire(&self) {
@@ -137,103 +137,126 @@ pub struct FetchError {
     pub message: String,
 }
 
-/// Every event of `log_group` with `start <= timestamp < end` (ms).
-pub async fn fetch_group(
+/// One page of a window.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub events: Vec<LogEvent>,
+    /// More pages follow (FilterLogEvents can return an empty page with a token).
+    pub next_token: Option<String>,
+}
+
+/// What to read: `start <= timestamp <= end_inclusive` (FilterLogEvents' bounds are both
+/// inclusive).
+#[derive(Debug, Clone)]
+pub struct PageRequest<'a> {
+    pub log_group: &'a str,
+    pub start: i64,
+    pub end_inclusive: i64,
+    pub next_token: Option<String>,
+}
+
+/// Fetch one page, retrying throttling and transient failures with backoff, never past
+/// `deadline`. A missing log group is an empty last page (API Gateway creates execution-log
+/// groups on a stage's first request).
+pub async fn fetch_page(
     client: &aws_sdk_cloudwatchlogs::Client,
     limiter: &RateLimiter,
     stats: &SharedStats,
-    log_group: &str,
-    start: i64,
-    end: i64,
-) -> Result<Vec<LogEvent>, FetchError> {
-    let mut events = Vec::new();
-    let mut next_token: Option<String> = None;
+    req: &PageRequest<'_>,
+    deadline: Instant,
+) -> Result<Page, FetchError> {
+    let log_group = req.log_group;
     let mut attempts = 0u32;
+    let mut retry = 0u32;
     loop {
-        let mut retry = 0u32;
-        let page = loop {
-            limiter.acquire().await;
-            attempts += 1;
-            let started = Instant::now();
-            let result = client
-                .filter_log_events()
-                .log_group_name(log_group)
-                .start_time(start)
-                .end_time(end)
-                .limit(PAGE_LIMIT)
-                .set_next_token(next_token.clone())
-                .send()
-                .await;
-            let latency = started.elapsed().as_millis() as u64;
-            // Decide under the stats lock, act (sleep) after releasing it.
-            let next = {
-                let mut s = lock(stats);
-                s.total_cloudwatch_fetch_attempts += 1;
-                match result {
-                    Ok(page) => {
-                        s.count_status("200");
-                        s.total_cloudwatch_successes += 1;
-                        s.total_pages += 1;
-                        s.record_cloudwatch_page(latency);
-                        Step::Page(page)
-                    }
-                    Err(err) => {
-                        let status = err.raw_response().map(|r| r.status().as_u16());
-                        let (failure, label) = classify(&err, status);
-                        s.count_status(&label);
-                        match failure {
-                            Failure::NotFound => {
-                                s.total_cloudwatch_successes += 1;
-                                Step::Missing
-                            }
-                            Failure::Retryable if retry < RETRY.max_retries => {
-                                s.total_cloudwatch_retries += 1;
-                                Step::Retry(label)
-                            }
-                            _ => {
-                                s.total_cloudwatch_failures += 1;
-                                Step::Fail(cq_stage_logging::error_chain(&err))
-                            }
+        limiter.acquire().await;
+        attempts += 1;
+        let started = Instant::now();
+        let result = client
+            .filter_log_events()
+            .log_group_name(log_group)
+            .start_time(req.start)
+            .end_time(req.end_inclusive)
+            .limit(PAGE_LIMIT)
+            .set_next_token(req.next_token.clone())
+            .send()
+            .await;
+        let latency = started.elapsed().as_millis() as u64;
+        // Decide under the stats lock, act (sleep) after releasing it.
+        let next = {
+            let mut s = lock(stats);
+            s.total_cloudwatch_fetch_attempts += 1;
+            match result {
+                Ok(page) => {
+                    s.count_status("200");
+                    s.total_cloudwatch_successes += 1;
+                    s.total_pages += 1;
+                    s.record_cloudwatch_page(latency);
+                    Step::Page(page)
+                }
+                Err(err) => {
+                    let status = err.raw_response().map(|r| r.status().as_u16());
+                    let (failure, label) = classify(&err, status);
+                    s.count_status(&label);
+                    let time_left = deadline.saturating_duration_since(Instant::now())
+                        > RETRY.ceiling(retry + 1) + Duration::from_millis(500);
+                    match failure {
+                        Failure::NotFound => {
+                            s.total_cloudwatch_successes += 1;
+                            Step::Missing
+                        }
+                        Failure::Retryable if retry < RETRY.max_retries && time_left => {
+                            s.total_cloudwatch_retries += 1;
+                            Step::Retry(label)
+                        }
+                        _ => {
+                            s.total_cloudwatch_failures += 1;
+                            Step::Fail(cq_stage_logging::error_chain(&err))
                         }
                     }
                 }
-            };
-            match next {
-                Step::Page(page) => break page,
-                Step::Missing => {
-                    tracing::debug!(log_group, "log group does not exist yet");
-                    return Ok(events);
-                }
-                Step::Retry(label) => {
-                    retry += 1;
-                    let delay = RETRY.delay(retry);
-                    tracing::debug!(log_group, %label, retry, ?delay, "retrying FilterLogEvents");
-                    tokio::time::sleep(delay).await;
-                }
-                Step::Fail(message) => {
-                    return Err(FetchError {
-                        log_group: log_group.to_string(),
-                        attempts,
-                        message,
-                    })
-                }
             }
         };
-        let before = events.len();
-        events.extend(page.events().iter().filter_map(|e| {
-            Some(LogEvent {
-                event_id: e.event_id()?.to_string(),
-                timestamp: e.timestamp()?,
-                message: e.message().unwrap_or_default().to_string(),
-            })
-        }));
-        lock(stats).total_events_fetched += (events.len() - before) as u64;
-        // An empty token, or the same one again, would loop forever.
-        match page.next_token() {
-            Some(t) if !t.is_empty() && next_token.as_deref() != Some(t) => {
-                next_token = Some(t.to_string())
+        match next {
+            Step::Page(mut page) => {
+                let events: Vec<LogEvent> = page
+                    .events
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|e| {
+                        Some(LogEvent {
+                            event_id: e.event_id?,
+                            timestamp: e.timestamp?,
+                            message: e.message.unwrap_or_default(),
+                        })
+                    })
+                    .collect();
+                lock(stats).total_events_fetched += events.len() as u64;
+                // An empty token, or the same one again, would loop forever.
+                let next_token = page
+                    .next_token
+                    .take()
+                    .filter(|t| !t.is_empty() && req.next_token.as_deref() != Some(t.as_str()));
+                return Ok(Page { events, next_token });
             }
-            _ => return Ok(events),
+            Step::Missing => {
+                tracing::debug!(log_group, "log group does not exist yet");
+                return Ok(Page::default());
+            }
+            Step::Retry(label) => {
+                retry += 1;
+                let delay = RETRY.delay(retry);
+                tracing::debug!(log_group, %label, retry, ?delay, "retrying FilterLogEvents");
+                tokio::time::sleep(delay).await;
+            }
+            Step::Fail(message) => {
+                return Err(FetchError {
+                    log_group: log_group.to_string(),
+                    attempts,
+                    message,
+                })
+            }
         }
     }
 }

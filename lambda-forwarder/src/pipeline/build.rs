@@ -21,15 +21,13 @@
 //! * body events after the first are joined with `\n`: API Gateway writes one event per line
 //!   of a multi-line body.
 
-use std::collections::{HashMap, HashSet};
-
-use crate::filters::Filters;
-use crate::parse::header_map::{parse_map, ParsedMap};
-use crate::parse::http::{parse_access_log, AccessLogEntry};
-use crate::parse::rest::{classify, is_truncated, split_request_id, RestLine};
-use crate::parse::uri::{encode_path, path_with_query};
-use crate::parse::{LogEvent, SourceContext};
-use crate::transaction::{
+use super::filters::Filters;
+use super::parse::header_map::{parse_map, ParsedMap};
+use super::parse::http::{parse_access_log, AccessLogEntry};
+use super::parse::rest::{classify, is_truncated, split_request_id, RestLine};
+use super::parse::uri::{encode_path, path_with_query};
+use super::parse::{LogEvent, SourceContext};
+use super::transaction::{
     encode_header, format_timestamp, Body, Connection, Request, Response, SourceInfo, Transaction,
     TxnMetaData, SOURCE_NAME, TRANSACTION_VERSION,
 };
@@ -37,156 +35,64 @@ use crate::transaction::{
 /// Header added to every HTTP API transaction: UAP must not expect headers or bodies.
 pub const DISCOVERY_ONLY_HEADER: (&str, &str) = ("cq-discovery-only", "true");
 
-/// A transaction ready to send, with the events it came from (to checkpoint past them once
-/// delivered).
+/// A transaction ready to send.
 #[derive(Clone, Debug)]
 pub struct Built {
     pub transaction: Transaction,
-    pub event_ids: Vec<String>,
     pub first_timestamp: i64,
     pub last_timestamp: i64,
-    /// False when built from a request whose `Method completed` line never arrived.
+    /// False when built from a request whose `Method completed` line never arrived (sent after
+    /// the bounded wait); the transaction then carries `source_info.incomplete = "true"`.
     pub complete: bool,
     /// True when API Gateway cut a body or header map short (` [TRUNCATED]`).
     pub truncated: bool,
 }
 
-/// A REST request still waiting for its `Method completed with status` line: the checkpoint
-/// must not move past `first_timestamp`, so the next tick fetches its events again.
-#[derive(Clone, Debug)]
-pub struct Pending {
-    pub request_id: String,
-    pub first_timestamp: i64,
-    pub event_ids: Vec<String>,
+/// What one request (or one access-log line) became.
+#[derive(Debug)]
+pub enum Outcome {
+    Built(Box<Built>),
+    /// A static-file path (the static-extensions filter): dropped on purpose.
+    Static,
+    /// No method/path line (or an unreadable access-log line): nothing UAP could use.
+    Unparseable,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Assembled {
-    pub built: Vec<Built>,
-    pub pending: Vec<Pending>,
-    /// ids of events consumed without producing a transaction (dropped static paths,
-    /// unparseable, non-request lines): safe to checkpoint past
-    pub consumed_event_ids: Vec<String>,
-    pub streams_seen: usize,
-    pub complete_streams: usize,
-    pub incomplete_streams: usize,
-    pub truncated_streams: usize,
-    pub failed_to_parse: usize,
-    pub dropped_static: usize,
-}
-
-/// REST execution logs of one log group: group by request id; a request is complete at
-/// `Method completed with status`. Requests whose first event is older than `force_before`
-/// (ms) are built anyway, marked incomplete.
-pub fn assemble_rest(
+/// Build the transaction of one REST request from its events (in the order API Gateway wrote
+/// them). `complete` says whether its `Method completed with status` line arrived.
+pub fn build_rest_request(
+    request_id: &str,
     events: &[LogEvent],
     ctx: &SourceContext,
     filters: &Filters,
-    force_before: Option<i64>,
-) -> Assembled {
-    let mut out = Assembled::default();
-    let mut requests: Vec<RestRequest<'_>> = Vec::new();
-    let mut by_id: HashMap<&str, usize> = HashMap::new();
-    let mut seen_ids: HashSet<&str> = HashSet::with_capacity(events.len());
-
-    for event in in_time_order(events) {
-        if !seen_ids.insert(event.event_id.as_str()) {
-            continue; // the same event fetched twice (overlapping pages)
-        }
-        let Some((request_id, text)) = split_request_id(&event.message) else {
-            out.consumed_event_ids.push(event.event_id.clone());
-            continue;
-        };
-        let index = *by_id.entry(request_id).or_insert_with(|| {
-            requests.push(RestRequest::new(request_id, event.timestamp));
-            requests.len() - 1
-        });
-        requests[index].feed(event, classify(text));
-    }
-
-    for request in requests {
-        out.streams_seen += 1;
-        let forced = force_before.is_some_and(|limit| request.first_timestamp < limit);
-        if request.completed_status.is_some() {
-            out.complete_streams += 1;
-        } else if forced {
-            out.incomplete_streams += 1;
-        } else {
-            out.incomplete_streams += 1;
-            out.pending.push(Pending {
-                request_id: request.request_id.to_string(),
-                first_timestamp: request.first_timestamp,
-                event_ids: owned(&request.event_ids),
-            });
-            continue;
-        }
-        match build_rest(&request, ctx, filters) {
-            Outcome::Built(built) => {
-                if built.truncated {
-                    out.truncated_streams += 1;
-                }
-                out.built.push(*built);
-            }
-            Outcome::Static => {
-                out.dropped_static += 1;
-                out.consumed_event_ids.extend(owned(&request.event_ids));
-            }
-            Outcome::Unparseable => {
-                out.failed_to_parse += 1;
-                out.consumed_event_ids.extend(owned(&request.event_ids));
-            }
+) -> Outcome {
+    let Some(first) = events.first() else {
+        return Outcome::Unparseable;
+    };
+    let mut request = RestRequest::new(request_id, first.timestamp);
+    for event in events {
+        if let Some((_, text)) = split_request_id(&event.message) {
+            request.feed(event, classify(text));
         }
     }
-    out
+    build_rest(&request, ctx, filters)
 }
 
-/// HTTP access-log JSON lines: one transaction per line, header `cq-discovery-only: true`.
-pub fn assemble_http(events: &[LogEvent], ctx: &SourceContext, filters: &Filters) -> Assembled {
-    let mut out = Assembled::default();
-    let mut seen_ids: HashSet<&str> = HashSet::with_capacity(events.len());
-    for event in in_time_order(events) {
-        if !seen_ids.insert(event.event_id.as_str()) {
-            continue;
-        }
-        out.streams_seen += 1;
-        let entry = match parse_access_log(&event.message) {
-            Ok(entry) => entry,
-            Err(_) => {
-                out.failed_to_parse += 1;
-                out.consumed_event_ids.push(event.event_id.clone());
-                continue;
-            }
-        };
-        out.complete_streams += 1;
-        if filters.is_static(&entry.path) {
-            out.dropped_static += 1;
-            out.consumed_event_ids.push(event.event_id.clone());
-            continue;
-        }
-        out.built.push(Built {
-            transaction: http_transaction(&entry, event.timestamp, ctx),
-            event_ids: vec![event.event_id.clone()],
-            first_timestamp: event.timestamp,
-            last_timestamp: event.timestamp,
-            complete: true,
-            truncated: false,
-        });
+/// One HTTP API access-log line: one transaction, header `cq-discovery-only: true`.
+pub fn build_http(event: &LogEvent, ctx: &SourceContext, filters: &Filters) -> Outcome {
+    let Ok(entry) = parse_access_log(&event.message) else {
+        return Outcome::Unparseable;
+    };
+    if filters.is_static(&entry.path) {
+        return Outcome::Static;
     }
-    out
-}
-
-/// Events by timestamp; events with equal timestamps keep their fetched order, which is the
-/// order API Gateway wrote them in (a body's continuation events share its millisecond).
-fn in_time_order(events: &[LogEvent]) -> Vec<&LogEvent> {
-    let mut ordered: Vec<&LogEvent> = events.iter().collect();
-    if !ordered.windows(2).all(|w| w[0].timestamp <= w[1].timestamp) {
-        ordered.sort_by_key(|e| e.timestamp);
-    }
-    ordered
-}
-
-fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|id| id.to_string()).collect()
+    Outcome::Built(Box::new(Built {
+        transaction: http_transaction(&entry, event.timestamp, ctx),
+        first_timestamp: event.timestamp,
+        last_timestamp: event.timestamp,
+        complete: true,
+        truncated: false,
+    }))
 }
 
 /// Which body later events without a known prefix continue.
@@ -204,7 +110,6 @@ struct RestRequest<'a> {
     request_id: &'a str,
     first_timestamp: i64,
     last_timestamp: i64,
-    event_ids: Vec<&'a str>,
     method: Option<&'a str>,
     path: Option<&'a str>,
     query: Option<&'a str>,
@@ -223,7 +128,6 @@ impl<'a> RestRequest<'a> {
             request_id,
             first_timestamp: timestamp,
             last_timestamp: timestamp,
-            event_ids: Vec::new(),
             method: None,
             path: None,
             query: None,
@@ -238,7 +142,6 @@ impl<'a> RestRequest<'a> {
     }
 
     fn feed(&mut self, event: &'a LogEvent, line: RestLine<'a>) {
-        self.event_ids.push(&event.event_id);
         self.first_timestamp = self.first_timestamp.min(event.timestamp);
         self.last_timestamp = self.last_timestamp.max(event.timestamp);
         let mut open = OpenBody::None;
@@ -280,12 +183,6 @@ impl<'a> RestRequest<'a> {
         }
         self.open = open;
     }
-}
-
-enum Outcome {
-    Built(Box<Built>),
-    Static,
-    Unparseable,
 }
 
 fn build_rest(request: &RestRequest<'_>, ctx: &SourceContext, filters: &Filters) -> Outcome {
@@ -352,9 +249,12 @@ fn build_rest(request: &RestRequest<'_>, ctx: &SourceContext, filters: &Filters)
         },
         txn_meta_data: meta_data(ctx),
     };
+    let mut transaction = transaction;
+    if request.completed_status.is_none() {
+        transaction.txn_meta_data.source_info.incomplete = Some("true".into());
+    }
     Outcome::Built(Box::new(Built {
         transaction,
-        event_ids: owned(&request.event_ids),
         first_timestamp: request.first_timestamp,
         last_timestamp: request.last_timestamp,
         complete: request.completed_status.is_some(),
@@ -433,6 +333,7 @@ fn meta_data(ctx: &SourceContext) -> TxnMetaData {
             api_id: ctx.api_id.clone(),
             stage: ctx.stage.clone(),
             log_group: ctx.log_group.clone(),
+            incomplete: None,
         },
     }
 }
@@ -502,6 +403,8 @@ fn http_transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::assemble::{Fed, RestAssembler};
+    use crate::pipeline::{build_finished, Counts};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
 
@@ -531,8 +434,54 @@ mod tests {
         String::from_utf8(STANDARD.decode(data).unwrap()).unwrap()
     }
 
-    fn rest(lines: &[&str]) -> Assembled {
-        assemble_rest(&events(lines), &ctx(), &Filters::default(), None)
+    /// What the incremental assembler and the builder make of a list of events.
+    #[derive(Default)]
+    struct Out {
+        built: Vec<Built>,
+        counts: Counts,
+        /// Every event id seen, by where it ended (finished request, open, not a request,
+        /// duplicate): each must be accounted for exactly once.
+        accounted: Vec<String>,
+    }
+
+    fn run_rest(evs: &[LogEvent], force: bool) -> Out {
+        let mut out = Out::default();
+        let mut asm = RestAssembler::default();
+        let mut finished = Vec::new();
+        for e in evs.iter().cloned() {
+            let id = e.event_id.clone();
+            match asm.feed(e) {
+                Fed::Finished(f) => finished.push(f),
+                Fed::Open => {}
+                Fed::NotARequest | Fed::Duplicate | Fed::NotOurs => out.accounted.push(id),
+            }
+        }
+        let filters = test_filters();
+        if force {
+            finished.extend(asm.take_all());
+        } else {
+            for r in asm.open_requests() {
+                out.accounted
+                    .extend(r.events.iter().map(|e| e.event_id.clone()));
+            }
+        }
+        for f in finished {
+            out.accounted
+                .extend(f.events.iter().map(|e| e.event_id.clone()));
+            out.built
+                .extend(build_finished(&f, &ctx(), filters, &mut out.counts));
+        }
+        out
+    }
+
+    /// Compiled once: the default regexes are large and tests build many requests.
+    fn test_filters() -> &'static Filters {
+        static F: std::sync::OnceLock<Filters> = std::sync::OnceLock::new();
+        F.get_or_init(Filters::default)
+    }
+
+    fn rest(lines: &[&str]) -> Out {
+        run_rest(&events(lines), false)
     }
 
     #[test]
@@ -543,7 +492,6 @@ mod tests {
         ]);
         assert_eq!(out.built.len(), 1);
         let b = &out.built[0];
-        assert_eq!(b.event_ids, vec!["e0", "e1"]);
         assert_eq!(
             (b.first_timestamp, b.last_timestamp),
             (1_700_000_000_000, 1_700_000_000_001)
@@ -562,7 +510,8 @@ mod tests {
         assert_eq!(t.request.connection.server_port, 443);
         assert_eq!(t.response.status_code, "204");
         assert_eq!(t.response.body, Body::empty());
-        assert_eq!(out.complete_streams, 1);
+        assert_eq!(out.counts.complete, 1);
+        assert_eq!(t.txn_meta_data.source_info.incomplete, None);
     }
 
     #[test]
@@ -621,7 +570,7 @@ mod tests {
             decode(&b.transaction.response.body.data),
             r#"{"cq_body_truncated":"true"}"#
         );
-        assert_eq!(out.truncated_streams, 1);
+        assert_eq!(out.counts.truncated, 1);
     }
 
     #[test]
@@ -647,10 +596,10 @@ mod tests {
             "not a request line",
         ]);
         assert!(out.built.is_empty());
-        assert_eq!(out.failed_to_parse, 1);
-        let mut consumed = out.consumed_event_ids.clone();
-        consumed.sort();
-        assert_eq!(consumed, vec!["e0", "e1", "e2"]);
+        assert_eq!(out.counts.failed_to_parse, 1);
+        let mut accounted = out.accounted.clone();
+        accounted.sort();
+        assert_eq!(accounted, vec!["e0", "e1", "e2"]);
     }
 
     #[test]
@@ -659,10 +608,19 @@ mod tests {
             "(r1) HTTP Method: GET, Resource Path: /x",
             "(r1) Received response. Status: 502, Integration latency: 29000 ms",
         ]);
-        let out = assemble_rest(&evs, &ctx(), &Filters::default(), Some(i64::MAX));
+        let out = run_rest(&evs, true);
         assert_eq!(out.built[0].transaction.response.status_code, "502");
         assert!(!out.built[0].complete);
-        assert_eq!(out.incomplete_streams, 1);
+        assert_eq!(
+            out.built[0]
+                .transaction
+                .txn_meta_data
+                .source_info
+                .incomplete
+                .as_deref(),
+            Some("true")
+        );
+        assert_eq!(out.counts.incomplete, 1);
     }
 
     #[test]
@@ -674,16 +632,18 @@ mod tests {
             "(r1) Method completed with status: 200",
         ]);
         evs.insert(3, evs[2].clone());
-        let out = assemble_rest(&evs, &ctx(), &Filters::default(), None);
+        let out = run_rest(&evs, false);
         assert_eq!(decode(&out.built[0].transaction.request.body.data), "a\nb");
-        assert_eq!(out.built[0].event_ids.len(), 4);
+        assert_eq!(out.accounted.len(), 5);
     }
 
     #[test]
     fn http_entry_without_host_uses_api_default() {
         let evs = events(&[r#"{"requestId":"q","httpMethod":"GET","path":"/p","status":"200"}"#]);
-        let out = assemble_http(&evs, &ctx(), &Filters::default());
-        let t = &out.built[0].transaction;
+        let Outcome::Built(b) = build_http(&evs[0], &ctx(), &Filters::default()) else {
+            panic!("built")
+        };
+        let t = &b.transaction;
         assert_eq!(t.request.host, "a1b2c3.execute-api.eu-west-1.amazonaws.com");
         assert_eq!(t.timestamp, "1700000000.000");
         assert_eq!(t.request.client_ip, "");
@@ -755,6 +715,7 @@ mod tests {
             " ",
         ];
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let filters = test_filters();
         for round in 0..400 {
             let count = 1 + rng.next() % 30;
             let evs: Vec<LogEvent> = (0..count)
@@ -776,23 +737,22 @@ mod tests {
                     }
                 })
                 .collect();
-            let force = (rng.next() % 2 == 0).then_some(0);
-            for out in [
-                assemble_rest(&evs, &ctx(), &Filters::default(), force),
-                assemble_http(&evs, &ctx(), &Filters::default()),
-            ] {
-                let mut accounted: Vec<&String> = out
-                    .built
-                    .iter()
-                    .flat_map(|b| &b.event_ids)
-                    .chain(out.pending.iter().flat_map(|p| &p.event_ids))
-                    .chain(&out.consumed_event_ids)
-                    .collect();
-                accounted.sort();
-                let mut all: Vec<&String> = evs.iter().map(|e| &e.event_id).collect();
-                all.sort();
-                assert_eq!(accounted, all);
-                for b in &out.built {
+            let force = rng.next() % 2 == 0;
+            let out = run_rest(&evs, force);
+            let mut accounted = out.accounted.clone();
+            accounted.sort();
+            let mut all: Vec<String> = evs.iter().map(|e| e.event_id.clone()).collect();
+            all.sort();
+            assert_eq!(accounted, all);
+            let http: Vec<Built> = evs
+                .iter()
+                .filter_map(|e| match build_http(e, &ctx(), filters) {
+                    Outcome::Built(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            {
+                for b in out.built.iter().chain(&http) {
                     serde_json::to_string(&b.transaction).unwrap();
                     assert_eq!(
                         STANDARD

@@ -88,6 +88,10 @@ pub struct SourceInfo {
     pub api_id: String,
     pub stage: String,
     pub log_group: String,
+    /// `"true"` when the request's last line (`Method completed with status`) never arrived
+    /// within the bounded wait, so what UAP gets is what was logged until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl Body {
@@ -195,6 +199,7 @@ mod tests {
                     api_id: "a".into(),
                     stage: "s".into(),
                     log_group: "g".into(),
+                    incomplete: None,
                 },
             },
         };

@@ -111,11 +111,13 @@ pub async fn run_tick(
         s.log_fetch_limit = PAGE_LIMIT;
         s.cloudwatch_filter_end_time = run.now_ms - cfg.settle_lag_ms;
     }
+    // Lambda ends an invocation at its deadline, so the lease need not outlive it: a killed
+    // tick blocks the next one only until its own deadline.
     let lease_until = run.now_ms
         + deadline
             .saturating_duration_since(Instant::now())
             .as_millis() as i64
-        + 5_000;
+        + 500;
     if !store
         .acquire_lease(&run.request_id, lease_until, run.now_ms)
         .await?
@@ -244,11 +246,12 @@ async fn read_group(
     deliver_until: Instant,
 ) -> GroupRun {
     let cfg = &fwd.config;
+    let mut window_end = run.now_ms - cfg.settle_lag_ms;
+    // A group read for the first time looks back one interval from the window end.
     let mut cursor = state
         .cursor
         .clone()
-        .unwrap_or_else(|| Cursor::at(run.now_ms - cfg.fetch_interval_ms));
-    let mut window_end = run.now_ms - cfg.settle_lag_ms;
+        .unwrap_or_else(|| Cursor::at(window_end - cfg.fetch_interval_ms));
     if let Some(until) = state.channel.poll_until() {
         window_end = window_end.min(until);
     }
@@ -273,7 +276,8 @@ async fn read_group(
     }
     let ctx = run.source(&spec);
     let ownership = ingestion::poll_ownership(&state.channel);
-    let mut asm = RestAssembler::restore(ownership, std::mem::take(&mut state.open));
+    // `state` stays the last durable state: only a successful save replaces it.
+    let mut asm = RestAssembler::restore(ownership, state.open.clone());
     let mut flow: Flow<'_, (Cursor, Vec<OpenRequest>)> =
         Flow::new(&fwd.deliverer, stats, deliver_until, POSTS_PER_GROUP);
     let mut counts = Counts::default();
@@ -372,6 +376,14 @@ async fn read_group(
             save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
         }
     }
+    if flow.failure.is_none() {
+        for f in asm.take_older_than(cursor.ts - cfg.pending_wait_ms) {
+            if let Some(b) = build_finished(&f, &ctx, &cfg.filters, &mut counts) {
+                flow.add(&b);
+            }
+        }
+        flow.snapshot((cursor.clone(), asm.open_requests()));
+    }
     if let Some(snap) = flow.finish().await {
         save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
     }
@@ -397,17 +409,23 @@ async fn save_snapshot(
     (cursor, open): (Cursor, Vec<OpenRequest>),
     stats: &SharedStats,
 ) {
-    let previous = (state.cursor.take(), std::mem::take(&mut state.open));
-    state.cursor = Some(cursor);
-    state.open = open;
-    match store.save_group(log_group, state).await {
-        Ok(()) => lock(stats).state_saves += 1,
+    let mut next = GroupState {
+        cursor: Some(cursor),
+        open,
+        channel: state.channel,
+        load: state.load,
+        push_refused: state.push_refused.clone(),
+        version: state.version,
+    };
+    match store.save_group(log_group, &mut next).await {
+        Ok(()) => {
+            *state = next;
+            lock(stats).state_saves += 1;
+        }
         Err(e) => {
             // Keep the last state that is stored: what came after is read again.
             tracing::error!(log_group, error = %e, "cannot save the checkpoint");
             lock(stats).errors.push(e.to_string());
-            state.cursor = previous.0;
-            state.open = previous.1;
         }
     }
 }

@@ -53,6 +53,3 @@ pub async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> Report 
 pub async fn restore_all(clients: &Clients) -> Report {
     reconcile::restore_all(clients).await
 }
-
-mod shim_subscriptions;
-pub use shim_subscriptions::*;

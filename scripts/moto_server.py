@@ -8,7 +8,8 @@ of "does not apply". We fix the emulator, not the product: requests are treated 
 over TLS (every AWS client uses TLS; moto listens on plain http only because it is local),
 `Bool` is evaluated, and unmet conditions make a statement not apply, as in AWS.
 It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects,
-and names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs).
+names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs),
+and lets PutSubscriptionFilter update an existing filter when the group's quota is used up.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -82,6 +83,24 @@ def patch_moto() -> None:
         return original_create_stack(self, name, *args, **kwargs)
 
     cfn_models.CloudFormationBackend.create_stack = create_stack
+
+    # PutSubscriptionFilter with the name of an existing filter updates it in place, also when
+    # the group's quota (2 by default) is used up; moto 5.2.5 checks the quota first and
+    # refuses the update with LimitExceededException.
+    from moto.logs import models as logs_models
+
+    original_put_subscription_filter = logs_models.LogGroup.put_subscription_filter
+
+    def put_subscription_filter(self, filter_name, filter_pattern, destination_arn, role_arn):
+        existing = self.subscription_filters.get(filter_name)
+        if existing is not None:
+            existing.update(filter_pattern, destination_arn, role_arn)
+            return
+        original_put_subscription_filter(
+            self, filter_name, filter_pattern, destination_arn, role_arn
+        )
+
+    logs_models.LogGroup.put_subscription_filter = put_subscription_filter
 
 
 def free_port() -> int:

@@ -25,7 +25,7 @@ pub struct PushDestination {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct GroupSubscriptions {
     pub ours: Option<OurFilter>,
-    /// Names of the filters that are not ours (they hold the group's other slots).
+    /// Names of the filters that are not ours (they hold the group's other slots), sorted.
     pub others: Vec<String>,
 }
 
@@ -74,6 +74,8 @@ pub(crate) fn split(filters: &[FilterView]) -> GroupSubscriptions {
             out.others.push(f.name.clone());
         }
     }
+    // AWS lists filters sorted by name; sorting here keeps the order stable whatever answered.
+    out.others.sort();
     out
 }
 
@@ -315,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             subs.others,
-            ["customer-siem", "cequence-apigw-forwarder-old"]
+            ["cequence-apigw-forwarder-old", "customer-siem"]
         );
         assert_eq!(split(&[]), GroupSubscriptions::default());
     }

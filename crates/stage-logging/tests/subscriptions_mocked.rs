@@ -65,7 +65,7 @@ async fn a_full_group_is_answered_with_one_put_not_retried() {
     assert_eq!(
         outcome,
         SubscribeOutcome::NoFreeSlot {
-            others: vec!["siem".into(), "datadog".into()]
+            others: vec!["datadog".into(), "siem".into()]
         }
     );
     assert_eq!(put.num_calls(), 1);

@@ -8,7 +8,10 @@ of "does not apply". We fix the emulator, not the product: requests are treated 
 over TLS (every AWS client uses TLS; moto listens on plain http only because it is local),
 `Bool` is evaluated, and unmet conditions make a statement not apply, as in AWS.
 It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects,
-and names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs).
+names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs),
+lets PutSubscriptionFilter update an existing filter when the group's quota is used up, gives
+`Ref` of an AWS::Lambda::Permission an id, and turns a String parameter given to a Lambda
+function's ReservedConcurrentExecutions into the integer CloudFormation makes of it.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -82,6 +85,56 @@ def patch_moto() -> None:
         return original_create_stack(self, name, *args, **kwargs)
 
     cfn_models.CloudFormationBackend.create_stack = create_stack
+
+    # PutSubscriptionFilter with the name of an existing filter updates it in place, also when
+    # the group's quota (2 by default) is used up; moto 5.2.5 checks the quota first and
+    # refuses the update with LimitExceededException.
+    from moto.logs import models as logs_models
+
+    original_put_subscription_filter = logs_models.LogGroup.put_subscription_filter
+
+    def put_subscription_filter(self, filter_name, filter_pattern, destination_arn, role_arn):
+        existing = self.subscription_filters.get(filter_name)
+        if existing is not None:
+            existing.update(filter_pattern, destination_arn, role_arn)
+            return
+        original_put_subscription_filter(
+            self, filter_name, filter_pattern, destination_arn, role_arn
+        )
+
+    logs_models.LogGroup.put_subscription_filter = put_subscription_filter
+
+    # `Ref` of an AWS::Lambda::Permission is an id string in CloudFormation; moto 5.2.5's model
+    # has no physical id, so the Ref resolves to the Python object, and a custom resource
+    # property holding it cannot be serialized (the stack fails at once).
+    from moto.awslambda import models as lambda_models
+
+    original_create_permission = lambda_models.Permission.create_from_cloudformation_json.__func__
+
+    def create_permission(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
+        permission = original_create_permission(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kw
+        )
+        permission.physical_resource_id = resource_name
+        return permission
+
+    lambda_models.Permission.create_from_cloudformation_json = classmethod(create_permission)
+
+    # CloudFormation converts a String parameter to an Integer property; moto 5.2.5 stores
+    # `ReservedConcurrentExecutions: !Ref SomeStringParameter` as the string "4" and then
+    # answers GetFunction with `"ReservedConcurrentExecutions": "4"`, which the SDK rejects.
+    original_create_function = lambda_models.LambdaFunction.create_from_cloudformation_json.__func__
+
+    def create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
+        props = cloudformation_json.get("Properties", {})
+        reserved = props.get("ReservedConcurrentExecutions")
+        if isinstance(reserved, str) and reserved.isdigit():
+            props["ReservedConcurrentExecutions"] = int(reserved)
+        return original_create_function(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kw
+        )
+
+    lambda_models.LambdaFunction.create_from_cloudformation_json = classmethod(create_function)
 
 
 def free_port() -> int:

@@ -80,3 +80,27 @@ fn unreadable_template_override_is_rejected() {
     cmd.env("CQ_TEMPLATE_FILE", bed.dir.path().join("missing.yaml"));
     assert_rejected(&bed, &mut cmd, "CQ_TEMPLATE_FILE");
 }
+
+#[test]
+fn bad_ingestion_settings_are_configuration_errors() {
+    let bed = Bed::new();
+    for (key, value, fix) in [
+        ("cequence_ingestion", "pull", "poll, push or auto"),
+        ("cequence_push_destination", "firehose", "kinesis"),
+        ("cequence_kinesis_shard_count", "100", "from 1 to 64"),
+        ("cequence_reserved_concurrency", "0", "leave it empty"),
+        ("cequence_spool_retention_days", "0", "from 1 to 365"),
+    ] {
+        let mut env = common::self_managed_env();
+        env.push((key, value.to_string()));
+        bed.write_env(&env);
+        let mut cmd = bed.cli(&["enable", "--yes"]);
+        assert_rejected(&bed, &mut cmd, key);
+        let out = bed.cli(&["enable", "--yes"]).output().unwrap();
+        let err = stderr(&out);
+        assert!(
+            err.contains(value) && err.contains(fix),
+            "{key}={value}: {err}"
+        );
+    }
+}

@@ -107,6 +107,12 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
     assert!(param("S3Key").unwrap().starts_with("lambda/"));
     assert_eq!(param("CequenceRestApiEnabled").as_deref(), Some("true"));
     assert_eq!(param("EventBridgeSchedulerRoleArn").as_deref(), Some(""));
+    // Issue 9 parameters at their defaults: reserved concurrency off.
+    assert_eq!(param("CequenceIngestion").as_deref(), Some("auto"));
+    assert_eq!(param("PushDestination").as_deref(), Some("lambda"));
+    assert_eq!(param("KinesisShardCount").as_deref(), Some("1"));
+    assert_eq!(param("ReservedConcurrency").as_deref(), Some(""));
+    assert_eq!(param("SpoolRetentionDays").as_deref(), Some("7"));
     assert_eq!(
         ss.permission_model().map(|p| p.as_str()),
         Some("SELF_MANAGED")
@@ -199,6 +205,44 @@ fn changed_secret_updates_the_stackset() {
             .map(String::from)
     };
     assert_ne!(digest(&before), digest(&bed.stackset().unwrap()));
+}
+
+#[test]
+fn changed_ingestion_settings_update_the_stackset_parameters() {
+    let bed = Bed::new();
+    enable_ok(&bed, &[]);
+    let mut env = common::self_managed_env();
+    env.extend([
+        ("cequence_ingestion", "push".to_string()),
+        ("cequence_push_destination", "kinesis".to_string()),
+        ("cequence_kinesis_shard_count", "2".to_string()),
+        ("cequence_reserved_concurrency", "4".to_string()),
+        ("cequence_spool_retention_days", "14".to_string()),
+    ]);
+    bed.write_env(&env);
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("did update StackSet"), "{text}");
+    let ss = bed.stackset().unwrap();
+    let param = |k: &str| {
+        ss.parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(k))
+            .and_then(|p| p.parameter_value())
+            .map(String::from)
+    };
+    assert_eq!(
+        [
+            "CequenceIngestion",
+            "PushDestination",
+            "KinesisShardCount",
+            "ReservedConcurrency",
+            "SpoolRetentionDays"
+        ]
+        .map(|k| param(k).unwrap_or_default()),
+        ["push", "kinesis", "2", "4", "14"]
+    );
+    // And nothing more to do after that.
+    assert!(enable_ok(&bed, &[]).contains("nothing to change"));
 }
 
 #[test]

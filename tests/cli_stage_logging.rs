@@ -248,7 +248,15 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
         assert_eq!(s["api_type"], "rest");
         assert_eq!(s["log_group"], rest_execution_log_group(api, stage));
     }
+    // Deployed with the default ingestion (auto): nothing subscribed yet, so every captured
+    // group is polled, and says why; uncaptured stages have no ingestion.
+    for (region, api, stage) in &all {
+        let i = &find(&stages[*region], api, stage)["ingestion"];
+        assert_eq!(i["delivery"], "polled", "{i}");
+        assert_eq!(i["reason"]["why"], "auto_polling", "{i}");
+    }
     let east = &stages["us-east-1"];
+    assert!(find(east, &http, "clf")["ingestion"].is_null());
     let json = find(east, &http, "json");
     assert_eq!(json["captured"], true, "{json}");
     assert_eq!(json["log_group"], CUSTOMER_HTTP_GROUP);
@@ -264,7 +272,7 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
 
     let table = run_ok(&bed, &["status"]);
     assert!(
-        table.contains("API stages in us-east-1: 7 (5 captured)"),
+        table.contains("API stages in us-east-1: 7 (5 captured: 0 pushed, 5 polled)"),
         "{table}"
     );
     assert!(table.contains("LOG GROUP"), "{table}");

@@ -60,3 +60,163 @@ fn status_shows_stackset_instances_and_buckets_with_the_secret_masked() {
     assert_eq!(buckets.len(), 2);
     assert_eq!(buckets[0]["artifact_keys"].as_array().unwrap().len(), 2);
 }
+
+/// A role and a function for subscription filters to deliver to (moto stores the function but
+/// never runs it: subscription filters are tested for their lifecycle, not their delivery).
+const DESTINATION_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: { Service: lambda.amazonaws.com }
+            Action: sts:AssumeRole
+  Forwarder:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: "not run"
+Outputs:
+  FunctionArn:
+    Value: !GetAtt Forwarder.Arn
+"#;
+
+#[test]
+fn status_shows_pushed_and_polled_groups_and_why() {
+    use aws_sdk_apigateway::types::{Op, PatchOperation};
+    use cq_stage_logging::{rest_execution_log_group, PushDestination, SubscribeOutcome};
+
+    let mut env = common::self_managed_env();
+    env.push(("cequence_ingestion", "push".into()));
+    let bed = Bed::with_env(&env);
+    let config = bed.block_on(bed.moto.sdk_config("us-east-1"));
+    let gw = aws_sdk_apigateway::Client::new(&config);
+    bed.block_on(
+        gw.update_account()
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/cloudwatchRoleArn")
+                    .value(format!("arn:aws:iam::{ACCOUNT}:role/apigw-cloudwatch"))
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let api = bed.block_on(cq_test_support::seed::rest_api(
+        &gw,
+        "pets",
+        &["dev", "prod"],
+    ));
+    let out = bed.cli(&["enable", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+
+    // What the forwarder does in push mode: subscribe `dev` to itself; `prod`'s two slots are
+    // already the customer's, so it stays polled.
+    let cfn = bed.cfn();
+    bed.block_on(
+        cfn.create_stack()
+            .stack_name("destination")
+            .template_body(DESTINATION_TEMPLATE)
+            .send(),
+    )
+    .unwrap();
+    let function_arn = bed
+        .block_on(cfn.describe_stacks().stack_name("destination").send())
+        .unwrap()
+        .stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("FunctionArn"))
+        .and_then(|o| o.output_value())
+        .unwrap()
+        .to_string();
+    let clients = cq_stage_logging::Clients::new(&config);
+    let dev = rest_execution_log_group(&api, "dev");
+    let prod = rest_execution_log_group(&api, "prod");
+    let lambda = PushDestination {
+        arn: function_arn.clone(),
+        role_arn: None,
+    };
+    let subscribed = bed
+        .block_on(cq_stage_logging::subscribe(&clients, &dev, &lambda))
+        .unwrap();
+    assert!(matches!(subscribed, SubscribeOutcome::Subscribed { .. }));
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    for name in ["siem", "datadog"] {
+        bed.block_on(
+            logs.put_subscription_filter()
+                .log_group_name(&prod)
+                .filter_name(name)
+                .filter_pattern("")
+                .destination_arn(&function_arn)
+                .send(),
+        )
+        .unwrap();
+    }
+    let refused = bed
+        .block_on(cq_stage_logging::subscribe(&clients, &prod, &lambda))
+        .unwrap();
+    assert!(
+        matches!(refused, SubscribeOutcome::NoFreeSlot { .. }),
+        "{refused:?}"
+    );
+
+    let out = bed
+        .cli(&["status", "--regions", "us-east-1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Ingestion: push"), "{text}");
+    assert!(
+        text.contains("API stages in us-east-1: 2 (2 captured: 1 pushed, 1 polled)"),
+        "{text}"
+    );
+    let row = |stage: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {stage} ")) && l.contains(&api))
+            .unwrap_or_else(|| panic!("no {stage} row in {text}"))
+            .to_string()
+    };
+    assert!(
+        row("dev").contains(&format!("pushed to {function_arn} since ")),
+        "{text}"
+    );
+    assert!(
+        row("prod").contains("polled: no free subscription filter slot (held by datadog, siem)"),
+        "{text}"
+    );
+
+    let out = bed
+        .cli(&["status", "--regions", "us-east-1", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(v["ingestion"], "push");
+    let stages = v["stages"][0]["stages"].as_array().unwrap();
+    let by_stage = |name: &str| {
+        stages
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap_or_else(|| panic!("{name} in {stages:?}"))
+    };
+    let dev_json = &by_stage("dev")["ingestion"];
+    assert_eq!(dev_json["delivery"], "pushed");
+    assert_eq!(dev_json["destination_arn"], function_arn);
+    assert!(dev_json["since_ms"].as_i64().unwrap() > 0);
+    let prod_json = &by_stage("prod")["ingestion"];
+    assert_eq!(prod_json["delivery"], "polled");
+    assert_eq!(prod_json["reason"]["why"], "no_free_slot");
+    assert_eq!(
+        prod_json["reason"]["others"],
+        serde_json::json!(["datadog", "siem"])
+    );
+}

@@ -1,13 +1,18 @@
 //! The StackSet template (`templates/template.yaml`), the StackSet role templates and the operator
-//! policy: the contract (SPEC §4, the forwarder runtime contract) checked on the parsed YAML, the
-//! linters (cfn-lint, checkov), and deployments on moto as a plain stack and as a StackSet
-//! instance.
+//! policy: the contract (SPEC §4, the forwarder runtime contract, the issue-9 contract of
+//! parameters, resources and environment) checked on the parsed YAML, the linters (cfn-lint,
+//! checkov), and deployments on moto as a plain stack and as a StackSet instance.
 //!
 //! What moto 5.2.5 does not provision, and so is only checked statically here:
 //! `AWS::SecretsManager::Secret` (moto has no CloudFormation model for it),
-//! `AWS::Scheduler::Schedule`, and the custom resource (moto invokes the function through Docker
-//! in a background thread and waits for a response that never comes, so the stack stays
-//! `CREATE_IN_PROGRESS` while every other resource already exists).
+//! `AWS::Scheduler::Schedule`, `AWS::S3::BucketPolicy`, and the custom resource (moto invokes the
+//! function through Docker in a background thread and waits for a response that never comes, so
+//! the stack stays `CREATE_IN_PROGRESS` while every other resource already exists). What it
+//! provisions but ignores, and so is also checked statically: the table's TTL and SSE, the
+//! bucket's public-access block, ownership and lifecycle rules, and the stream's encryption and
+//! mode.
+//! moto keeps an `AWS::NoValue` list item as `null` (CloudFormation drops it), so the role's
+//! conditional statements are checked on the template, not read back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -19,8 +24,8 @@ use cq_test_support::moto::ACCOUNT_ID;
 use cq_test_support::MotoServer;
 use yaml_serde::Value;
 
-/// SPEC §4: the parameter names are part of the contract with the CLI.
-const SPEC_PARAMETERS: [&str; 15] = [
+/// SPEC §4 and the issue-9 contract: the parameter names are part of the contract with the CLI.
+const CONTRACT_PARAMETERS: [&str; 20] = [
     "LambdaLogLevel",
     "S3BucketName",
     "S3BucketRegion",
@@ -36,21 +41,36 @@ const SPEC_PARAMETERS: [&str; 15] = [
     "EventBridgeSchedulerRoleArn",
     "CequenceRestApiEnabled",
     "CequenceHttpApiEnabled",
+    "CequenceIngestion",
+    "PushDestination",
+    "KinesisShardCount",
+    "ReservedConcurrency",
+    "SpoolRetentionDays",
 ];
+
+/// The parameters CloudFormation checks as numbers (MinValue/MaxValue); the others are strings.
+const NUMBER_PARAMETERS: [&str; 2] = ["KinesisShardCount", "SpoolRetentionDays"];
 
 /// SPEC §2, verbatim.
 const CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
 const STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eot|opus|mpkg|xul|tif|midi|ico|ics|html|jar|3g2|ogv|otf|zip|cda|ogx|rar|7z|tar|png|webp|webm|woff|pptx|mpeg|doc|odp|weba|odt|ods|aac|tiff|gif|vsd|js|mid|arc|avi|sh|epub|bz|jpeg|woff2|bz2|3gp|azw|htm|jpg|xlsx|rtf|svg|ttf|wav|docx|xhtml|mp4|mp3|txt|git|gz|pdf|ppt|abw|mjs|csh|php|xls|ts)$";
 
 /// The environment the forwarder runtime contract says the template sets (CEQUENCE_LOG_GROUPS
-/// is optional and left unset, so every stage the library captures is read).
-const FORWARDER_ENVIRONMENT: [&str; 13] = [
+/// is optional and left unset, so every stage the library captures is read; the tuning
+/// variables CEQUENCE_SETTLE_LAG_MS, CEQUENCE_PENDING_WAIT_MS, CEQUENCE_FILTER_LOG_EVENTS_TPS
+/// and CEQUENCE_DEADLINE_MARGIN_MS are left to the forwarder's defaults, which follow the
+/// region's quota).
+const FORWARDER_ENVIRONMENT: [&str; 17] = [
     "CEQUENCE_AUTH_ENDPOINT",
     "CEQUENCE_EDGE_ENDPOINT",
     "CEQUENCE_CLIENT_ID",
     "CEQUENCE_CLIENT_SECRET_ARN",
     "CEQUENCE_TOKEN_PARAMETER",
-    "CEQUENCE_CHECKPOINT_PARAMETER",
+    "CEQUENCE_STATE_TABLE",
+    "CEQUENCE_SPOOL_BUCKET",
+    "CEQUENCE_INGESTION",
+    "CEQUENCE_PUSH_DESTINATION",
+    "CEQUENCE_PUSH_ROLE_ARN",
     "CEQUENCE_REST_API_ENABLED",
     "CEQUENCE_HTTP_API_ENABLED",
     "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
@@ -157,11 +177,16 @@ fn short_form_intrinsics_parse_as_tags() {
 fn parameters_are_exactly_the_contract() {
     let t = main_template();
     let params = at(&t, &["Parameters"]);
-    let expected: BTreeSet<String> = SPEC_PARAMETERS.iter().map(|s| s.to_string()).collect();
+    let expected: BTreeSet<String> = CONTRACT_PARAMETERS.iter().map(|s| s.to_string()).collect();
     assert_eq!(keys(params), expected);
-    for name in SPEC_PARAMETERS {
+    for name in CONTRACT_PARAMETERS {
         let p = at(params, &[name]);
-        assert_eq!(at(p, &["Type"]).as_str(), Some("String"), "{name}");
+        let ty = if NUMBER_PARAMETERS.contains(&name) {
+            "Number"
+        } else {
+            "String"
+        };
+        assert_eq!(at(p, &["Type"]).as_str(), Some(ty), "{name}");
         let description = at(p, &["Description"]).as_str().unwrap_or_default();
         assert!(!description.trim().is_empty(), "{name} has no description");
     }
@@ -218,6 +243,49 @@ fn parameter_defaults_and_constraints() {
     assert!(endpoint
         .is_match("https://auth.example.com/auth/realms/cequence/protocol/openid-connect/token"));
     assert!(!endpoint.is_match("http://auth.example.com/token"));
+
+    for (name, allowed, default) in [
+        ("CequenceIngestion", &["poll", "push", "auto"][..], "auto"),
+        ("PushDestination", &["lambda", "kinesis"][..], "lambda"),
+    ] {
+        let e = p(name);
+        assert_eq!(string_list(at(&e, &["AllowedValues"])), allowed, "{name}");
+        assert_eq!(at(&e, &["Default"]).as_str(), Some(default), "{name}");
+    }
+    for (name, min, max, default) in [
+        ("KinesisShardCount", 1, 64, 1),
+        ("SpoolRetentionDays", 1, 365, 7),
+    ] {
+        let n = p(name);
+        assert_eq!(at(&n, &["MinValue"]).as_u64(), Some(min), "{name}");
+        assert_eq!(at(&n, &["MaxValue"]).as_u64(), Some(max), "{name}");
+        assert_eq!(at(&n, &["Default"]).as_u64(), Some(default), "{name}");
+    }
+    // Reserved concurrency is off by default: accounts whose quota is 10 cannot reserve any.
+    let reserved = p("ReservedConcurrency");
+    assert_eq!(at(&reserved, &["Default"]).as_str(), Some(""));
+    let pattern = regex::Regex::new(at(&reserved, &["AllowedPattern"]).as_str().unwrap()).unwrap();
+    for ok in ["", "1", "10", "9999"] {
+        assert!(pattern.is_match(ok), "{ok:?} must be allowed");
+    }
+    for bad in ["0", "-1", "01", "10000", "one", " 1"] {
+        assert!(!pattern.is_match(bad), "{bad:?} must be refused");
+    }
+}
+
+#[test]
+fn every_parameter_has_a_group_and_a_label() {
+    let t = main_template();
+    let interface = at(&t, &["Metadata", "AWS::CloudFormation::Interface"]);
+    let mut grouped = Vec::new();
+    for g in at(interface, &["ParameterGroups"]).as_sequence().unwrap() {
+        grouped.extend(string_list(at(g, &["Parameters"])));
+    }
+    let unique: BTreeSet<String> = grouped.iter().cloned().collect();
+    assert_eq!(unique.len(), grouped.len(), "a parameter is in two groups");
+    let expected: BTreeSet<String> = CONTRACT_PARAMETERS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(unique, expected);
+    assert_eq!(keys(at(interface, &["ParameterLabels"])), expected);
 }
 
 #[test]
@@ -261,6 +329,13 @@ fn resources_cover_the_contract() {
         ("ForwarderSchedule", "AWS::Scheduler::Schedule"),
         ("ClientSecret", "AWS::SecretsManager::Secret"),
         ("StageLogging", "Custom::CequenceStageLogging"),
+        ("StateTable", "AWS::DynamoDB::Table"),
+        ("SpoolBucket", "AWS::S3::Bucket"),
+        ("SpoolBucketPolicy", "AWS::S3::BucketPolicy"),
+        ("LogsInvokePermission", "AWS::Lambda::Permission"),
+        ("PushStream", "AWS::Kinesis::Stream"),
+        ("PushStreamRole", "AWS::IAM::Role"),
+        ("PushEventSourceMapping", "AWS::Lambda::EventSourceMapping"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -276,7 +351,18 @@ fn resources_cover_the_contract() {
         timeout < 60,
         "a tick must end before the next one-minute tick"
     );
-    assert_eq!(at(f, &["ReservedConcurrentExecutions"]).as_u64(), Some(1));
+    // Reserved concurrency only when the parameter is set (default: none).
+    let (tag, args) = intrinsic(at(f, &["ReservedConcurrentExecutions"])).unwrap();
+    assert_eq!(tag, "!If");
+    assert_eq!(args[0].as_str(), Some("HasReservedConcurrency"));
+    assert_eq!(
+        intrinsic(&args[1]).map(|(t, v)| (t, v.as_str())),
+        Some(("!Ref".to_string(), Some("ReservedConcurrency")))
+    );
+    assert_eq!(
+        intrinsic(&args[2]).map(|(t, v)| (t, v.as_str())),
+        Some(("!Ref".to_string(), Some("AWS::NoValue")))
+    );
     let (tag, key) = intrinsic(at(f, &["Code", "S3Key"])).unwrap();
     assert_eq!((tag.as_str(), key.as_str()), ("!Ref", Some("S3Key")));
 
@@ -306,6 +392,9 @@ fn resources_cover_the_contract() {
         "RestApiEnabled",
         "HttpApiEnabled",
         "CloudWatchRoleArn",
+        "Ingestion",
+        "PushDestination",
+        "LogsInvokePermission",
     ]
     .into_iter()
     .map(String::from)
@@ -319,10 +408,405 @@ fn resources_cover_the_contract() {
     for (prop, param) in [
         ("RestApiEnabled", "CequenceRestApiEnabled"),
         ("HttpApiEnabled", "CequenceHttpApiEnabled"),
+        ("Ingestion", "CequenceIngestion"),
     ] {
         let (tag, name) = intrinsic(at(c, &[prop])).unwrap();
         assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(param)));
     }
+    // The same destination the function's environment names, so a change reaches the
+    // custom resource as an Update (which re-subscribes the groups).
+    let env_destination = at(
+        f,
+        &["Environment", "Variables", "CEQUENCE_PUSH_DESTINATION"],
+    );
+    assert_eq!(at(c, &["PushDestination"]), env_destination);
+    // Ordered after the permission CloudWatch Logs needs before any PutSubscriptionFilter.
+    let (tag, args) = intrinsic(at(c, &["LogsInvokePermission"])).unwrap();
+    assert_eq!(tag, "!If");
+    assert_eq!(args[0].as_str(), Some("PushToLambda"));
+    assert_eq!(
+        intrinsic(&args[1]).unwrap().1.as_str(),
+        Some("LogsInvokePermission")
+    );
+}
+
+/// Name of the condition of resource `name`, if any.
+fn condition_of<'a>(t: &'a Value, name: &str) -> Option<&'a str> {
+    at(t, &["Resources", name])
+        .get("Condition")
+        .and_then(Value::as_str)
+}
+
+#[test]
+fn push_resources_exist_only_for_their_destination() {
+    let t = main_template();
+    let conditions = at(&t, &["Conditions"]);
+    // PushEnabled: ingestion is not poll.
+    let not = at(conditions, &["PushEnabled", "Fn::Not"]);
+    let equals = at(&not[0], &["Fn::Equals"]);
+    assert_eq!(
+        intrinsic(&equals[0]).unwrap().1.as_str(),
+        Some("CequenceIngestion")
+    );
+    assert_eq!(equals[1].as_str(), Some("poll"));
+    for (condition, destination) in [("PushToLambda", "lambda"), ("PushToKinesis", "kinesis")] {
+        let and = at(conditions, &[condition, "Fn::And"]);
+        assert_eq!(at(&and[0], &["Condition"]).as_str(), Some("PushEnabled"));
+        let equals = at(&and[1], &["Fn::Equals"]);
+        assert_eq!(
+            intrinsic(&equals[0]).unwrap().1.as_str(),
+            Some("PushDestination")
+        );
+        assert_eq!(equals[1].as_str(), Some(destination), "{condition}");
+    }
+    let reserved = at(conditions, &["HasReservedConcurrency", "Fn::Not"]);
+    let equals = at(&reserved[0], &["Fn::Equals"]);
+    assert_eq!(
+        intrinsic(&equals[0]).unwrap().1.as_str(),
+        Some("ReservedConcurrency")
+    );
+    assert_eq!(equals[1].as_str(), Some(""));
+
+    assert_eq!(
+        condition_of(&t, "LogsInvokePermission"),
+        Some("PushToLambda")
+    );
+    for r in ["PushStream", "PushStreamRole", "PushEventSourceMapping"] {
+        assert_eq!(condition_of(&t, r), Some("PushToKinesis"), "{r}");
+    }
+    for r in [
+        "StateTable",
+        "SpoolBucket",
+        "SpoolBucketPolicy",
+        "ForwarderFunction",
+    ] {
+        assert_eq!(condition_of(&t, r), None, "{r} is always created");
+    }
+    assert_eq!(
+        at(&t, &["Outputs", "PushStreamArn", "Condition"]).as_str(),
+        Some("PushToKinesis")
+    );
+}
+
+#[test]
+fn logs_may_invoke_the_function_only_from_this_account_and_region() {
+    let t = main_template();
+    let p = at(&t, &["Resources", "LogsInvokePermission", "Properties"]);
+    assert_eq!(at(p, &["Action"]).as_str(), Some("lambda:InvokeFunction"));
+    assert_eq!(at(p, &["Principal"]).as_str(), Some("logs.amazonaws.com"));
+    assert_eq!(
+        intrinsic(at(p, &["FunctionName"])).unwrap().1.as_str(),
+        Some("ForwarderFunction.Arn")
+    );
+    assert_eq!(
+        intrinsic(at(p, &["SourceAccount"])).unwrap().1.as_str(),
+        Some("AWS::AccountId")
+    );
+    let (tag, arn) = intrinsic(at(p, &["SourceArn"])).unwrap();
+    assert_eq!(tag, "!Sub");
+    assert_eq!(
+        arn.as_str(),
+        Some("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")
+    );
+}
+
+#[test]
+fn the_kinesis_path_batches_in_order_and_never_discards() {
+    let t = main_template();
+    let resources = at(&t, &["Resources"]);
+    let stream = at(resources, &["PushStream", "Properties"]);
+    assert_eq!(
+        intrinsic(at(stream, &["ShardCount"])).unwrap().1.as_str(),
+        Some("KinesisShardCount")
+    );
+    assert_eq!(
+        at(stream, &["StreamModeDetails", "StreamMode"]).as_str(),
+        Some("PROVISIONED")
+    );
+    assert_eq!(
+        at(stream, &["StreamEncryption", "EncryptionType"]).as_str(),
+        Some("KMS")
+    );
+
+    let role = at(resources, &["PushStreamRole", "Properties"]);
+    let trust = &at(role, &["AssumeRolePolicyDocument", "Statement"])[0];
+    assert_eq!(
+        at(trust, &["Principal", "Service"]).as_str(),
+        Some("logs.amazonaws.com")
+    );
+    let (_, source) = intrinsic(at(trust, &["Condition", "StringLike", "aws:SourceArn"])).unwrap();
+    assert_eq!(
+        source.as_str(),
+        Some("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*")
+    );
+    let put = &at(
+        &at(role, &["Policies"])[0],
+        &["PolicyDocument", "Statement"],
+    )[0];
+    assert_eq!(
+        string_list(at(put, &["Action"])),
+        ["kinesis:PutRecord", "kinesis:PutRecords"]
+    );
+    assert_eq!(
+        intrinsic(at(put, &["Resource"])).unwrap().1.as_str(),
+        Some("PushStream.Arn")
+    );
+
+    let esm = at(resources, &["PushEventSourceMapping", "Properties"]);
+    assert_eq!(
+        intrinsic(at(esm, &["EventSourceArn"])).unwrap().1.as_str(),
+        Some("PushStream.Arn")
+    );
+    assert_eq!(
+        intrinsic(at(esm, &["FunctionName"])).unwrap().1.as_str(),
+        Some("ForwarderFunction.Arn")
+    );
+    assert_eq!(at(esm, &["BatchSize"]).as_u64(), Some(10_000));
+    assert_eq!(
+        at(esm, &["MaximumBatchingWindowInSeconds"]).as_u64(),
+        Some(10)
+    );
+    assert_eq!(at(esm, &["ParallelizationFactor"]).as_u64(), Some(1));
+    assert_eq!(
+        at(esm, &["StartingPosition"]).as_str(),
+        Some("TRIM_HORIZON")
+    );
+    assert_eq!(
+        string_list(at(esm, &["FunctionResponseTypes"])),
+        ["ReportBatchItemFailures"]
+    );
+    assert_eq!(at(esm, &["MaximumRecordAgeInSeconds"]).as_i64(), Some(-1));
+    assert_eq!(at(esm, &["MaximumRetryAttempts"]).as_i64(), Some(-1));
+}
+
+#[test]
+fn state_table_is_on_demand_with_ttl_and_sse() {
+    let t = main_template();
+    let table = at(&t, &["Resources", "StateTable", "Properties"]);
+    assert_eq!(
+        at(table, &["BillingMode"]).as_str(),
+        Some("PAY_PER_REQUEST")
+    );
+    let key: Vec<(String, String)> = at(table, &["KeySchema"])
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                at(k, &["AttributeName"]).as_str().unwrap().to_string(),
+                at(k, &["KeyType"]).as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        key,
+        [
+            ("pk".to_string(), "HASH".to_string()),
+            ("sk".to_string(), "RANGE".to_string())
+        ]
+    );
+    for a in at(table, &["AttributeDefinitions"]).as_sequence().unwrap() {
+        assert_eq!(at(a, &["AttributeType"]).as_str(), Some("S"));
+    }
+    assert_eq!(
+        at(table, &["TimeToLiveSpecification", "AttributeName"]).as_str(),
+        Some("expires_at")
+    );
+    assert_eq!(
+        at(table, &["TimeToLiveSpecification", "Enabled"]).as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        at(table, &["SSESpecification", "SSEEnabled"]).as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn spool_bucket_is_private_encrypted_tls_only_and_expires() {
+    let t = main_template();
+    let resources = at(&t, &["Resources"]);
+    let bucket = at(resources, &["SpoolBucket", "Properties"]);
+    assert_eq!(
+        at(
+            &at(
+                bucket,
+                &["BucketEncryption", "ServerSideEncryptionConfiguration"]
+            )[0],
+            &["ServerSideEncryptionByDefault", "SSEAlgorithm"]
+        )
+        .as_str(),
+        Some("AES256")
+    );
+    let block = at(bucket, &["PublicAccessBlockConfiguration"]);
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(at(block, &[k]).as_bool(), Some(true), "{k}");
+    }
+    assert!(
+        bucket.get("VersioningConfiguration").is_none(),
+        "no versioning: the forwarder empties the bucket with plain deletes"
+    );
+    let rules = at(bucket, &["LifecycleConfiguration", "Rules"])
+        .as_sequence()
+        .unwrap();
+    let prefixes: Vec<&str> = rules
+        .iter()
+        .map(|r| at(r, &["Prefix"]).as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes, ["spool/", "rejected/"]);
+    for r in rules {
+        assert_eq!(at(r, &["Status"]).as_str(), Some("Enabled"));
+        assert_eq!(
+            intrinsic(at(r, &["ExpirationInDays"])).unwrap().1.as_str(),
+            Some("SpoolRetentionDays")
+        );
+    }
+
+    let policy = at(resources, &["SpoolBucketPolicy", "Properties"]);
+    assert_eq!(
+        intrinsic(at(policy, &["Bucket"])).unwrap().1.as_str(),
+        Some("SpoolBucket")
+    );
+    let deny = &at(policy, &["PolicyDocument", "Statement"])[0];
+    assert_eq!(at(deny, &["Effect"]).as_str(), Some("Deny"));
+    assert_eq!(at(deny, &["Action"]).as_str(), Some("s3:*"));
+    assert_eq!(
+        at(deny, &["Condition", "Bool", "aws:SecureTransport"]).as_str(),
+        Some("false")
+    );
+    let on = at(deny, &["Resource"]).as_sequence().unwrap();
+    assert_eq!(
+        intrinsic(&on[0]).unwrap().1.as_str(),
+        Some("SpoolBucket.Arn")
+    );
+    assert_eq!(
+        intrinsic(&on[1]).unwrap().1.as_str(),
+        Some("${SpoolBucket.Arn}/*")
+    );
+}
+
+#[test]
+fn the_custom_resource_is_deleted_before_the_bucket_it_empties() {
+    let t = main_template();
+    let depends = string_list(at(&t, &["Resources", "StageLogging", "DependsOn"]));
+    for r in ["SpoolBucket", "SpoolBucketPolicy", "StateTable"] {
+        assert!(
+            depends.iter().any(|d| d == r),
+            "StageLogging must depend on {r}"
+        );
+    }
+    // And the schedule still stops first.
+    assert_eq!(
+        at(&t, &["Resources", "ForwarderSchedule", "DependsOn"]).as_str(),
+        Some("StageLogging")
+    );
+}
+
+/// The statements of the forwarder role, with the condition each is under (`!If`).
+fn role_statements(t: &Value) -> Vec<(Option<String>, Value)> {
+    let mut out = Vec::new();
+    for policy in at(t, &["Resources", "ForwarderRole", "Properties", "Policies"])
+        .as_sequence()
+        .unwrap()
+    {
+        for st in at(policy, &["PolicyDocument", "Statement"])
+            .as_sequence()
+            .unwrap()
+        {
+            match intrinsic(st) {
+                Some((tag, args)) => {
+                    assert_eq!(tag, "!If");
+                    assert_eq!(
+                        intrinsic(&args[2]).unwrap().1.as_str(),
+                        Some("AWS::NoValue")
+                    );
+                    out.push((args[0].as_str().map(String::from), args[1].clone()));
+                }
+                None => out.push((None, st.clone())),
+            }
+        }
+    }
+    out
+}
+
+fn actions(st: &Value) -> Vec<String> {
+    match at(st, &["Action"]) {
+        Value::Sequence(_) => string_list(at(st, &["Action"])),
+        a => vec![a.as_str().unwrap().to_string()],
+    }
+}
+
+#[test]
+fn the_forwarder_role_grants_the_new_state_and_push_paths_only() {
+    let t = main_template();
+    let statements = role_statements(&t);
+    let find = |sid: &str| {
+        statements
+            .iter()
+            .find(|(_, st)| st.get("Sid").and_then(Value::as_str) == Some(sid))
+            .unwrap_or_else(|| panic!("statement {sid}"))
+    };
+    let all_actions: Vec<String> = statements.iter().flat_map(|(_, st)| actions(st)).collect();
+    // No wildcard actions, and the SSM checkpoint parameter is gone (state is in DynamoDB).
+    assert!(
+        all_actions.iter().all(|a| !a.contains('*')),
+        "{all_actions:?}"
+    );
+    assert!(!mentions(
+        at(&t, &["Resources", "ForwarderRole"]),
+        "checkpoints"
+    ));
+
+    let (cond, table) = find("StateTableItems");
+    assert_eq!(cond, &None);
+    assert!(actions(table).iter().all(|a| a.starts_with("dynamodb:")));
+    assert!(actions(table).contains(&"dynamodb:UpdateItem".to_string()));
+    assert_eq!(
+        intrinsic(at(table, &["Resource"])).unwrap().1.as_str(),
+        Some("StateTable.Arn")
+    );
+    let (_, objects) = find("SpoolObjects");
+    assert_eq!(
+        actions(objects),
+        ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    );
+    assert!(mentions(objects, "SpoolBucket"));
+    let (_, list) = find("ListSpool");
+    assert_eq!(actions(list), ["s3:ListBucket"]);
+
+    // Finding and removing our filter works in every mode; putting one only when pushing.
+    let (cond, remove) = find("FindAndRemoveOurSubscriptionFilter");
+    assert_eq!(cond, &None);
+    assert_eq!(
+        actions(remove),
+        [
+            "logs:DescribeSubscriptionFilters",
+            "logs:DeleteSubscriptionFilter"
+        ]
+    );
+    let (cond, put) = find("SubscribeCapturedGroups");
+    assert_eq!(cond.as_deref(), Some("PushEnabled"));
+    assert_eq!(actions(put), ["logs:PutSubscriptionFilter"]);
+    let (cond, read) = find("ReadPushStream");
+    assert_eq!(cond.as_deref(), Some("PushToKinesis"));
+    assert!(actions(read).iter().all(|a| a.starts_with("kinesis:")));
+    assert!(!actions(read).iter().any(|a| a.contains("Put")));
+    let (cond, pass) = find("PassPushStreamRoleToLogs");
+    assert_eq!(cond.as_deref(), Some("PushToKinesis"));
+    assert_eq!(actions(pass), ["iam:PassRole"]);
+    assert_eq!(
+        at(pass, &["Condition", "StringEquals", "iam:PassedToService"]).as_str(),
+        Some("logs.amazonaws.com")
+    );
+    assert_eq!(
+        intrinsic(at(pass, &["Resource"])).unwrap().1.as_str(),
+        Some("PushStreamRole.Arn")
+    );
 }
 
 #[test]
@@ -409,6 +893,70 @@ fn client_secret_never_reaches_the_function_in_plain_text() {
         }
     }
     assert!(!mentions(at(&t, &["Outputs"]), "CequenceClientSecret"));
+}
+
+#[test]
+fn the_environment_and_outputs_name_the_state_and_push_resources() {
+    let t = main_template();
+    let env = at(
+        &t,
+        &[
+            "Resources",
+            "ForwarderFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    );
+    for (var, target) in [
+        ("CEQUENCE_STATE_TABLE", "StateTable"),
+        ("CEQUENCE_SPOOL_BUCKET", "SpoolBucket"),
+        ("CEQUENCE_INGESTION", "CequenceIngestion"),
+    ] {
+        let (tag, name) = intrinsic(at(env, &[var])).unwrap();
+        assert_eq!(
+            (tag.as_str(), name.as_str()),
+            ("!Ref", Some(target)),
+            "{var}"
+        );
+    }
+    for (var, attribute, otherwise) in [
+        ("CEQUENCE_PUSH_DESTINATION", "PushStream.Arn", "lambda"),
+        ("CEQUENCE_PUSH_ROLE_ARN", "PushStreamRole.Arn", ""),
+    ] {
+        let (tag, args) = intrinsic(at(env, &[var])).unwrap();
+        assert_eq!(tag, "!If", "{var}");
+        assert_eq!(args[0].as_str(), Some("PushToKinesis"), "{var}");
+        assert_eq!(
+            intrinsic(&args[1]).map(|(t, v)| (t, v.as_str())),
+            Some(("!GetAtt".to_string(), Some(attribute))),
+            "{var}"
+        );
+        assert_eq!(args[2].as_str(), Some(otherwise), "{var}");
+    }
+    assert!(env.get("CEQUENCE_CHECKPOINT_PARAMETER").is_none());
+
+    let outputs = at(&t, &["Outputs"]);
+    let expected: BTreeSet<String> = [
+        "ForwarderFunctionArn",
+        "ClientSecretArn",
+        "TokenParameterName",
+        "StateTableName",
+        "SpoolBucketName",
+        "PushStreamArn",
+        "ForwarderRoleArn",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(keys(outputs), expected);
+    for (output, resource) in [
+        ("StateTableName", "StateTable"),
+        ("SpoolBucketName", "SpoolBucket"),
+    ] {
+        let (tag, name) = intrinsic(at(outputs, &[output, "Value"])).unwrap();
+        assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(resource)));
+    }
 }
 
 #[test]
@@ -558,6 +1106,9 @@ fn operator_policy_is_a_scoped_iam_document() {
         "iam:PassRole",
         "apigateway:PATCH",
         "logs:CreateLogGroup",
+        // status reads our subscription filter; disable --destroy removes it.
+        "logs:DescribeSubscriptionFilters",
+        "logs:DeleteSubscriptionFilter",
     ] {
         assert!(actions.contains(needed), "{needed} missing");
     }
@@ -776,6 +1327,7 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     create_artifact_bucket(&s3, "us-east-1").await;
 
     cfn.create_stack()
@@ -796,6 +1348,9 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
         ("ApiGatewayCloudWatchRole", "AWS::IAM::Role"),
         ("SchedulerRole", "AWS::IAM::Role"),
         ("ForwarderLogGroup", "AWS::Logs::LogGroup"),
+        ("StateTable", "AWS::DynamoDB::Table"),
+        ("SpoolBucket", "AWS::S3::Bucket"),
+        ("LogsInvokePermission", "AWS::Lambda::Permission"),
     ] {
         let r = resources
             .get(logical)
@@ -821,11 +1376,16 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
         ))
         .as_deref()
     );
+    // No reserved concurrency by default (an account with a quota of 10 can deploy it).
     assert_eq!(
         f.concurrency()
             .and_then(|c| c.reserved_concurrent_executions()),
-        Some(1)
+        None
     );
+    // Default ingestion is auto with pushes straight to the function: no stream.
+    for absent in ["PushStream", "PushStreamRole", "PushEventSourceMapping"] {
+        assert!(!resources.contains_key(absent), "{absent} created");
+    }
     assert_eq!(
         output(&stack, "ForwarderFunctionArn"),
         conf.function_arn().unwrap()
@@ -842,17 +1402,13 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
         "/cequence/apigw/cq-plain/token"
     );
     assert_eq!(
-        env["CEQUENCE_CHECKPOINT_PARAMETER"],
-        "/cequence/apigw/cq-plain/checkpoints"
-    );
-    assert_eq!(
         output(&stack, "TokenParameterName"),
         env["CEQUENCE_TOKEN_PARAMETER"]
     );
-    assert_eq!(
-        output(&stack, "CheckpointParameterName"),
-        env["CEQUENCE_CHECKPOINT_PARAMETER"]
-    );
+    assert!(!env.contains_key("CEQUENCE_CHECKPOINT_PARAMETER"));
+    assert_eq!(env["CEQUENCE_INGESTION"], "auto");
+    assert_eq!(env["CEQUENCE_PUSH_DESTINATION"], "lambda");
+    assert_eq!(env["CEQUENCE_PUSH_ROLE_ARN"], "");
     assert_eq!(env["CEQUENCE_REST_API_ENABLED"], "true");
     assert_eq!(env["CEQUENCE_HTTP_API_ENABLED"], "false");
     assert_eq!(
@@ -888,15 +1444,86 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
         .find(|g| g.log_group_name() == Some(group.as_str()))
         .expect("forwarder log group");
     assert_eq!(found.retention_in_days(), Some(14));
+
+    // The state table: on demand, pk/sk strings, encrypted, named in the environment.
+    let table_name = &resources["StateTable"].physical_id;
+    assert_eq!(&env["CEQUENCE_STATE_TABLE"], table_name);
+    assert_eq!(&output(&stack, "StateTableName"), table_name);
+    let table = dynamodb
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .expect("describe the state table")
+        .table
+        .expect("table");
+    use aws_sdk_dynamodb::types::{BillingMode, KeyType, ScalarAttributeType};
+    assert_eq!(
+        table.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(&BillingMode::PayPerRequest)
+    );
+    let key: Vec<(&str, &KeyType)> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name(), k.key_type()))
+        .collect();
+    assert_eq!(key, [("pk", &KeyType::Hash), ("sk", &KeyType::Range)]);
+    assert!(table
+        .attribute_definitions()
+        .iter()
+        .all(|a| a.attribute_type() == &ScalarAttributeType::S));
+    // SSE and TTL: moto 5.2.5 ignores both from CloudFormation (it reads SSESpecification with
+    // the API's key names), so they are checked on the template
+    // (`state_table_is_on_demand_with_ttl_and_sse`).
+
+    // The spool bucket: exists, encrypted, named in the environment.
+    let bucket = &resources["SpoolBucket"].physical_id;
+    assert_eq!(&env["CEQUENCE_SPOOL_BUCKET"], bucket);
+    assert_eq!(&output(&stack, "SpoolBucketName"), bucket);
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("spool bucket encryption");
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .expect("encryption configuration")
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .map(|d| d.sse_algorithm().as_str()),
+        Some("AES256")
+    );
+
+    // CloudWatch Logs may invoke the function, from this account's log groups only.
+    let policy = lambda
+        .get_policy()
+        .function_name(function_name)
+        .send()
+        .await
+        .expect("function policy");
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "logs.amazonaws.com");
+    assert_eq!(statement["Action"], "lambda:InvokeFunction");
+    let text = statement.to_string();
+    assert!(text.contains(ACCOUNT_ID), "{text}");
+    assert!(
+        text.contains(&format!("arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
-async fn plain_stack_elsewhere_reads_its_regions_bucket_and_uses_given_roles() {
+async fn plain_stack_elsewhere_reads_its_regions_bucket_uses_given_roles_and_pushes_through_kinesis(
+) {
     let moto = MotoServer::start();
     let config = moto.sdk_config("eu-west-1").await;
     let s3 = s3_client(&config);
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
     // Only eu-west-1 has an artifact bucket: S3BucketName (the us-east-1 one) does not exist, so
     // the function is only created if S3Bucket is derived for the stack's own region.
     create_artifact_bucket(&s3, "eu-west-1").await;
@@ -922,8 +1549,15 @@ async fn plain_stack_elsewhere_reads_its_regions_bucket_and_uses_given_roles() {
                 ("CequenceLambdaRoleArn", lambda_role.as_str()),
                 ("ApiGatewayCloudWatchRoleArn", apigw_role.as_str()),
                 ("EventBridgeSchedulerRoleArn", scheduler_role.as_str()),
+                ("CequenceIngestion", "push"),
+                ("PushDestination", "kinesis"),
+                ("KinesisShardCount", "2"),
+                ("ReservedConcurrency", "4"),
+                ("SpoolRetentionDays", "3"),
             ],
         )))
+        // The push stream's role is still created.
+        .capabilities(Capability::CapabilityIam)
         .send()
         .await
         .expect("create stack");
@@ -952,6 +1586,64 @@ async fn plain_stack_elsewhere_reads_its_regions_bucket_and_uses_given_roles() {
         apigw_role
     );
     assert_eq!(output(&stack, "ForwarderRoleArn"), lambda_role);
+
+    // Push through Kinesis: the stream with its shards, the role logs assumes, the mapping.
+    assert!(!resources.contains_key("LogsInvokePermission"));
+    let env = environment(&f);
+    assert_eq!(env["CEQUENCE_INGESTION"], "push");
+    let stream_arn = output(&stack, "PushStreamArn");
+    assert_eq!(env["CEQUENCE_PUSH_DESTINATION"], stream_arn);
+    let push_role = &resources["PushStreamRole"].physical_id;
+    assert!(
+        env["CEQUENCE_PUSH_ROLE_ARN"].ends_with(&format!(":role/{push_role}")),
+        "{env:?}"
+    );
+    let summary = kinesis
+        .describe_stream_summary()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .expect("describe the push stream")
+        .stream_description_summary
+        .expect("summary");
+    assert_eq!(summary.open_shard_count(), 2);
+    assert_eq!(summary.retention_period_hours(), 24);
+    // Listed unfiltered: moto matches a FunctionName filter only against the ARN the mapping
+    // was created with.
+    let mappings = lambda
+        .list_event_source_mappings()
+        .send()
+        .await
+        .expect("list event source mappings");
+    let [m] = mappings.event_source_mappings() else {
+        panic!("one mapping expected: {mappings:?}");
+    };
+    assert_eq!(m.event_source_arn(), Some(stream_arn.as_str()));
+    assert_eq!(
+        m.function_arn(),
+        f.configuration().and_then(|c| c.function_arn())
+    );
+    assert_eq!(m.batch_size(), Some(10_000));
+    assert_eq!(m.maximum_batching_window_in_seconds(), Some(10));
+    assert_eq!(m.parallelization_factor(), Some(1));
+    assert_eq!(
+        m.starting_position().map(|p| p.as_str()),
+        Some("TRIM_HORIZON")
+    );
+    assert_eq!(
+        m.function_response_types()
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
+        ["ReportBatchItemFailures"]
+    );
+    assert_eq!(m.maximum_record_age_in_seconds(), Some(-1));
+    // The reserved concurrency given as a parameter.
+    assert_eq!(
+        f.concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        Some(4)
+    );
 }
 
 #[tokio::test]
@@ -967,7 +1659,10 @@ async fn stackset_instance_provisions_the_forwarder() {
     cfn.create_stack_set()
         .stack_set_name(name)
         .template_body(read("templates/template.yaml"))
-        .set_parameters(Some(parameters("us-east-1", &[])))
+        .set_parameters(Some(parameters(
+            "us-east-1",
+            &[("CequenceIngestion", "poll")],
+        )))
         .capabilities(Capability::CapabilityNamedIam)
         .capabilities(Capability::CapabilityAutoExpand)
         .permission_model(PermissionModels::SelfManaged)
@@ -1025,10 +1720,29 @@ async fn stackset_instance_provisions_the_forwarder() {
         f.configuration().and_then(|c| c.runtime()),
         Some(&Runtime::Providedal2023)
     );
+    let env = environment(&f);
     assert_eq!(
-        environment(&f)["CEQUENCE_TOKEN_PARAMETER"],
+        env["CEQUENCE_TOKEN_PARAMETER"],
         format!("/cequence/apigw/{instance_stack}/token")
     );
+    // Poll only: state table and spool bucket, nothing of the push path.
+    assert_eq!(env["CEQUENCE_INGESTION"], "poll");
+    assert_eq!(
+        env["CEQUENCE_STATE_TABLE"],
+        resources["StateTable"].physical_id
+    );
+    assert_eq!(
+        env["CEQUENCE_SPOOL_BUCKET"],
+        resources["SpoolBucket"].physical_id
+    );
+    for absent in [
+        "LogsInvokePermission",
+        "PushStream",
+        "PushStreamRole",
+        "PushEventSourceMapping",
+    ] {
+        assert!(!resources.contains_key(absent), "{absent} created");
+    }
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use cq_stage_logging::{Action, ApiType, CaptureSettings, Clients, Report, StageStatus};
+use cq_stage_logging::{
+    Action, ApiType, CaptureSettings, Clients, IngestionMode, Report, StageIngestion, StageStatus,
+};
 
 use super::Aws;
 use crate::config::model::Config;
@@ -113,6 +115,21 @@ pub async fn discover(
     .await
 }
 
+/// Read-only: `discover` plus, for every captured stage, whether its group is pushed or polled
+/// under `mode`, and why.
+pub async fn discover_ingestion(
+    aws: &Aws,
+    regions: &[String],
+    mode: IngestionMode,
+) -> Vec<(String, Result<Vec<StageIngestion>, String>)> {
+    per_region(regions, |region| async move {
+        cq_stage_logging::discover_ingestion(&clients(aws, region), mode)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
 /// What `reconcile` with `settings` would change, from read calls only (`enable --dry-run`).
 pub async fn preview(aws: &Aws, regions: &[String], settings: &CaptureSettings) -> StageChanges {
     let previews = per_region(regions, |region| async move {
@@ -164,9 +181,19 @@ pub fn report_lines(region: &str, report: &Report) -> StageChanges {
                 Some(group) => format!("{label}: captured, logs to {group}"),
                 None => format!("{label}: captured"),
             }),
-            Action::Restored => out
-                .changes
-                .push(format!("{label}: previous logging settings restored")),
+            Action::Restored => {
+                let unsubscribed = o
+                    .mutating_calls()
+                    .any(|c| c.starts_with("logs:DeleteSubscriptionFilter"));
+                let restored = o.mutating_calls().any(|c| !c.starts_with("logs:"));
+                out.changes.push(match (restored, unsubscribed) {
+                    (true, true) => format!(
+                        "{label}: previous logging settings restored, Cequence subscription filter removed"
+                    ),
+                    (false, true) => format!("{label}: Cequence subscription filter removed"),
+                    _ => format!("{label}: previous logging settings restored"),
+                })
+            }
             Action::Failed => out.failures.push(format!(
                 "{label}: {}",
                 o.error.as_deref().unwrap_or("failed")
@@ -308,6 +335,36 @@ mod tests {
             vec![
                 "eu-west-1 http orders (a1) stage beta: apigatewayv2:UpdateStage failed: 500",
                 "eu-west-1: apigateway:GetStages restapis/zz failed: denied",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_subscription_filter_is_named() {
+        let mut restored = outcome(
+            stage(ApiType::Rest, "prod", false, None),
+            Action::Restored,
+            None,
+        );
+        restored.calls = vec![
+            "apigateway:GetStages restapis/a1".into(),
+            "apigateway:UpdateStage restapis/a1/stages/prod".into(),
+            "logs:DescribeSubscriptionFilters API-Gateway-Execution-Logs_a1/prod".into(),
+            "logs:DeleteSubscriptionFilter API-Gateway-Execution-Logs_a1/prod cequence-apigw-forwarder"
+                .into(),
+        ];
+        let mut only_filter = restored.clone();
+        only_filter.stage.stage = "dev".into();
+        only_filter.calls.remove(1);
+        let report = Report {
+            outcomes: vec![restored, only_filter],
+            ..Report::default()
+        };
+        assert_eq!(
+            report_lines("us-east-1", &report).changes,
+            vec![
+                "us-east-1 rest orders (a1) stage prod: previous logging settings restored, Cequence subscription filter removed",
+                "us-east-1 rest orders (a1) stage dev: Cequence subscription filter removed",
             ]
         );
     }

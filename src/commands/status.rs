@@ -1,5 +1,6 @@
 //! `cq-apigw status`: the StackSet, its instances, the artifact buckets and the API stages
-//! per region with their capture state. Read-only.
+//! per region with their capture state and, once the forwarder is deployed, whether each
+//! captured stage's log group is pushed (our subscription filter) or polled, and why. Read-only.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::model::Config;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::plan::parameters::{mask, TEMPLATE_KEY_TAG};
+use crate::plan::parameters::{mask, INGESTION, TEMPLATE_KEY_TAG};
+use cq_stage_logging::{IngestionMode, StageIngestion};
 
 #[derive(Debug, Serialize)]
 pub struct StackSetStatus {
@@ -34,11 +36,12 @@ pub struct BucketStatus {
     pub artifact_keys: Vec<String>,
 }
 
-/// The API stages of one region of the caller's account and whether each is captured.
+/// The API stages of one region of the caller's account, whether each is captured and, for a
+/// captured one, pushed or polled (`ingestion` is null when no forwarder is deployed).
 #[derive(Debug, Serialize)]
 pub struct RegionStages {
     pub region: String,
-    pub stages: Vec<cq_stage_logging::StageStatus>,
+    pub stages: Vec<StageIngestion>,
     /// Why the region's stages could not be read (then `stages` is empty).
     pub error: Option<String>,
 }
@@ -51,7 +54,23 @@ pub struct StatusReport {
     pub stackset: Option<StackSetStatus>,
     pub instances: Vec<InstanceInfo>,
     pub buckets: Vec<BucketStatus>,
+    /// The deployed ingestion mode (StackSet parameter CequenceIngestion); None when nothing
+    /// is deployed, so no stage is read by a forwarder.
+    pub ingestion: Option<IngestionMode>,
     pub stages: Vec<RegionStages>,
+}
+
+/// The ingestion mode the deployed forwarder runs with. A StackSet deployed before the
+/// parameter existed runs a forwarder that only polls.
+pub fn deployed_ingestion(stackset: Option<&StackSetStatus>) -> Option<IngestionMode> {
+    let s = stackset?;
+    Some(
+        s.parameters
+            .iter()
+            .find(|(k, _)| k == INGESTION)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(IngestionMode::Poll),
+    )
 }
 
 impl fmt::Display for StatusReport {
@@ -112,6 +131,10 @@ impl fmt::Display for StatusReport {
                 }
             }
         }
+        match self.ingestion {
+            Some(mode) => writeln!(f, "Ingestion: {mode} (StackSet parameter {INGESTION})")?,
+            None => writeln!(f, "Ingestion: none (no forwarder deployed)")?,
+        }
         for r in &self.stages {
             write_region_stages(f, r)?;
         }
@@ -124,10 +147,21 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
     if let Some(e) = &r.error {
         return writeln!(f, "API stages in {}: cannot be read: {e}", r.region);
     }
-    let captured = r.stages.iter().filter(|s| s.captured).count();
+    let captured = r.stages.iter().filter(|s| s.stage.captured).count();
+    let pushed = r
+        .stages
+        .iter()
+        .filter(|s| s.ingestion.as_ref().is_some_and(|i| i.is_pushed()))
+        .count();
+    let with_ingestion = r.stages.iter().filter(|s| s.ingestion.is_some()).count();
+    let split = if with_ingestion > 0 {
+        format!(": {pushed} pushed, {} polled", with_ingestion - pushed)
+    } else {
+        String::new()
+    };
     writeln!(
         f,
-        "API stages in {}: {} ({} captured)",
+        "API stages in {}: {} ({} captured{split})",
         r.region,
         r.stages.len(),
         captured
@@ -135,12 +169,27 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
     if r.stages.is_empty() {
         return Ok(());
     }
-    let types: Vec<String> = r.stages.iter().map(|s| s.api_type.to_string()).collect();
-    let rows: Vec<[&str; 7]> = r
+    let types: Vec<String> = r
+        .stages
+        .iter()
+        .map(|s| s.stage.api_type.to_string())
+        .collect();
+    let ingestion: Vec<String> = r
+        .stages
+        .iter()
+        .map(|s| {
+            s.ingestion
+                .as_ref()
+                .map_or_else(String::new, |i| i.summary())
+        })
+        .collect();
+    let rows: Vec<[&str; 8]> = r
         .stages
         .iter()
         .zip(&types)
-        .map(|(s, t)| {
+        .zip(&ingestion)
+        .map(|((s, t), i)| {
+            let s = &s.stage;
             [
                 s.api_id.as_str(),
                 s.api_name.as_str(),
@@ -149,6 +198,7 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
                 if s.captured { "yes" } else { "no" },
                 s.log_group.as_deref().unwrap_or("-"),
                 s.reason.as_deref().unwrap_or(""),
+                i.as_str(),
             ]
         })
         .collect();
@@ -162,6 +212,7 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
             "CAPTURED",
             "LOG GROUP",
             "REASON",
+            "INGESTION",
         ],
         &rows,
     )
@@ -230,7 +281,8 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
         .await?;
     bucket_status.sort_by(|a, b| a.region.cmp(&b.region));
     let regions = resolve_regions(&aws, &config.regions, &caller.partition).await?;
-    let stages = stage_status(&aws, &regions).await?;
+    let ingestion = deployed_ingestion(stackset.as_ref());
+    let stages = stage_status(&aws, &regions, ingestion).await?;
     let unreadable: Vec<String> = stages
         .iter()
         .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.region)))
@@ -242,6 +294,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
         stackset,
         instances,
         buckets: bucket_status,
+        ingestion,
         stages,
     };
     output::print_result(args.output, &report)?;
@@ -256,11 +309,34 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
     }
 }
 
-/// Per region of the caller's account: every API stage and whether it is captured. A region
-/// whose stages cannot be read carries the error; the other regions are still shown.
-pub async fn stage_status(aws: &Aws, regions: &[String]) -> Result<Vec<RegionStages>> {
-    Ok(stages::discover(aws, regions)
-        .await
+/// Per region of the caller's account: every API stage, whether it is captured and, when a
+/// forwarder is deployed (`ingestion`), whether its group is pushed or polled. A region whose
+/// stages cannot be read carries the error; the other regions are still shown.
+pub async fn stage_status(
+    aws: &Aws,
+    regions: &[String],
+    ingestion: Option<IngestionMode>,
+) -> Result<Vec<RegionStages>> {
+    let found = match ingestion {
+        Some(mode) => stages::discover_ingestion(aws, regions, mode).await,
+        None => stages::discover(aws, regions)
+            .await
+            .into_iter()
+            .map(|(region, result)| {
+                let wrapped = result.map(|stages| {
+                    stages
+                        .into_iter()
+                        .map(|stage| StageIngestion {
+                            stage,
+                            ingestion: None,
+                        })
+                        .collect()
+                });
+                (region, wrapped)
+            })
+            .collect(),
+    };
+    Ok(found
         .into_iter()
         .map(|(region, result)| match result {
             Ok(stages) => RegionStages {
@@ -280,7 +356,7 @@ pub async fn stage_status(aws: &Aws, regions: &[String]) -> Result<Vec<RegionSta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cq_stage_logging::{ApiType, StageStatus};
+    use cq_stage_logging::{ApiType, Ingestion, PollReason, StageStatus};
 
     fn report(stages: Vec<RegionStages>) -> StatusReport {
         StatusReport {
@@ -290,8 +366,107 @@ mod tests {
             stackset: None,
             instances: vec![],
             buckets: vec![],
+            ingestion: None,
             stages,
         }
+    }
+
+    fn plain(stage: StageStatus) -> StageIngestion {
+        StageIngestion {
+            stage,
+            ingestion: None,
+        }
+    }
+
+    fn captured_rest(api_id: &str, stage: &str) -> StageStatus {
+        StageStatus {
+            api_type: ApiType::Rest,
+            api_id: api_id.into(),
+            api_name: "orders".into(),
+            stage: stage.into(),
+            captured: true,
+            log_group: Some(format!("API-Gateway-Execution-Logs_{api_id}/{stage}")),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn captured_stages_say_pushed_or_polled_and_why() {
+        let lambda = "arn:aws:lambda:us-east-1:123456789012:function:fwd";
+        let mut r = report(vec![RegionStages {
+            region: "us-east-1".into(),
+            stages: vec![
+                StageIngestion {
+                    stage: captured_rest("a1", "prod"),
+                    ingestion: Some(Ingestion::Pushed {
+                        destination_arn: lambda.into(),
+                        since_ms: 1_714_564_800_000,
+                    }),
+                },
+                StageIngestion {
+                    stage: captured_rest("a1", "dev"),
+                    ingestion: Some(Ingestion::Polled {
+                        reason: PollReason::NoFreeSlot {
+                            others: vec!["siem".into(), "datadog".into()],
+                        },
+                    }),
+                },
+            ],
+            error: None,
+        }]);
+        r.ingestion = Some(IngestionMode::Push);
+        let text = r.to_string();
+        assert!(
+            text.contains("Ingestion: push (StackSet parameter CequenceIngestion)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("API stages in us-east-1: 2 (2 captured: 1 pushed, 1 polled)"),
+            "{text}"
+        );
+        let prod = text.lines().find(|l| l.contains(" prod ")).expect(&text);
+        assert!(
+            prod.ends_with(&format!("pushed to {lambda} since 2024-05-01T12:00:00Z")),
+            "{prod}"
+        );
+        let dev = text.lines().find(|l| l.contains(" dev ")).expect(&text);
+        assert!(
+            dev.ends_with("polled: no free subscription filter slot (held by siem, datadog)"),
+            "{dev}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["ingestion"], "push");
+        let stages = &json["stages"][0]["stages"];
+        assert_eq!(stages[0]["stage"], "prod", "StageStatus fields stay flat");
+        assert_eq!(stages[0]["ingestion"]["delivery"], "pushed");
+        assert_eq!(stages[0]["ingestion"]["destination_arn"], lambda);
+        assert_eq!(stages[1]["ingestion"]["reason"]["why"], "no_free_slot");
+        assert_eq!(stages[1]["ingestion"]["reason"]["others"][1], "datadog");
+    }
+
+    #[test]
+    fn the_deployed_mode_comes_from_the_stackset_and_defaults_to_poll() {
+        let stackset = |params: Vec<(&str, &str)>| StackSetStatus {
+            name: "s".into(),
+            status: "ACTIVE".into(),
+            permission_model: "SELF_MANAGED".into(),
+            template_key: None,
+            parameters: params
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            tags: Default::default(),
+        };
+        assert_eq!(deployed_ingestion(None), None);
+        assert_eq!(
+            deployed_ingestion(Some(&stackset(vec![("CequenceIngestion", "auto")]))),
+            Some(IngestionMode::Auto)
+        );
+        // A StackSet from before the parameter: its forwarder only polls.
+        assert_eq!(
+            deployed_ingestion(Some(&stackset(vec![("S3Key", "k")]))),
+            Some(IngestionMode::Poll)
+        );
     }
 
     #[test]
@@ -300,16 +475,8 @@ mod tests {
             RegionStages {
                 region: "us-east-1".into(),
                 stages: vec![
-                    StageStatus {
-                        api_type: ApiType::Rest,
-                        api_id: "abc123".into(),
-                        api_name: "orders".into(),
-                        stage: "prod".into(),
-                        captured: true,
-                        log_group: Some("API-Gateway-Execution-Logs_abc123/prod".into()),
-                        reason: None,
-                    },
-                    StageStatus {
+                    plain(captured_rest("abc123", "prod")),
+                    plain(StageStatus {
                         api_type: ApiType::Http,
                         api_id: "h1".into(),
                         api_name: "cart".into(),
@@ -317,7 +484,7 @@ mod tests {
                         captured: false,
                         log_group: None,
                         reason: Some("$default HTTP stages are excluded".into()),
-                    },
+                    }),
                 ],
                 error: None,
             },
@@ -335,7 +502,18 @@ mod tests {
             .expect(&text);
         assert_eq!(
             lines[at + 1].split_whitespace().collect::<Vec<_>>(),
-            ["API", "ID", "NAME", "TYPE", "STAGE", "CAPTURED", "LOG", "GROUP", "REASON"]
+            [
+                "API",
+                "ID",
+                "NAME",
+                "TYPE",
+                "STAGE",
+                "CAPTURED",
+                "LOG",
+                "GROUP",
+                "REASON",
+                "INGESTION"
+            ]
         );
         assert_eq!(
             lines[at + 2].split_whitespace().collect::<Vec<_>>(),

@@ -30,6 +30,11 @@ pub const TARGET_ACCOUNTS: &str = "cequence_target_accounts";
 pub const TARGET_OUS: &str = "cequence_target_ous";
 pub const STACKSET_ADMIN_ROLE_ARN: &str = "cequence_stackset_admin_role_arn";
 pub const STACKSET_EXECUTION_ROLE_NAME: &str = "cequence_stackset_execution_role_name";
+pub const INGESTION: &str = "cequence_ingestion";
+pub const PUSH_DESTINATION: &str = "cequence_push_destination";
+pub const KINESIS_SHARD_COUNT: &str = "cequence_kinesis_shard_count";
+pub const RESERVED_CONCURRENCY: &str = "cequence_reserved_concurrency";
+pub const SPOOL_RETENTION_DAYS: &str = "cequence_spool_retention_days";
 
 pub const KNOWN_KEYS: &[&str] = &[
     IS_AWS_ORGANIZATION_DEPLOYMENT,
@@ -56,6 +61,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     TARGET_OUS,
     STACKSET_ADMIN_ROLE_ARN,
     STACKSET_EXECUTION_ROLE_NAME,
+    INGESTION,
+    PUSH_DESTINATION,
+    KINESIS_SHARD_COUNT,
+    RESERVED_CONCURRENCY,
+    SPOOL_RETENTION_DAYS,
 ];
 
 /// The prefix that marks a key as ours; anything else in `.env` or the environment is ignored.
@@ -63,6 +73,14 @@ pub const PREFIX: &str = "cequence_";
 
 pub const DEFAULT_STACKSET_NAME: &str = "aws-cequence-apigw-integration";
 pub const DEFAULT_STACKSET_EXECUTION_ROLE_NAME: &str = "AWSCloudFormationStackSetExecutionRole";
+/// Kinesis shards of the push stream: the template's KinesisShardCount range.
+pub const DEFAULT_KINESIS_SHARD_COUNT: u32 = 1;
+pub const KINESIS_SHARD_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=64;
+/// Reserved concurrency, when set: the template's ReservedConcurrency pattern (1-9999).
+pub const RESERVED_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=9999;
+/// Days undelivered batches are kept: the template's SpoolRetentionDays range.
+pub const DEFAULT_SPOOL_RETENTION_DAYS: u32 = 7;
+pub const SPOOL_RETENTION_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=365;
 
 /// SPEC §2, verbatim (the vendor guide lost the `*` characters to formatting).
 pub const DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";

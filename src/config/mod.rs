@@ -220,6 +220,25 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         DEFAULT_STACKSET_EXECUTION_ROLE_NAME.to_string(),
         |s| check_role_name(s.trim()).map(|()| s.trim().to_string()),
     );
+    let ingestion = r.typed(keys::INGESTION, IngestionMode::Auto, parse_ingestion);
+    let push_destination = r.typed(
+        keys::PUSH_DESTINATION,
+        PushDestination::Lambda,
+        parse_push_destination,
+    );
+    let kinesis_shard_count = r.typed(
+        keys::KINESIS_SHARD_COUNT,
+        keys::DEFAULT_KINESIS_SHARD_COUNT,
+        |s| parse_whole_number(s, keys::KINESIS_SHARD_COUNT_RANGE),
+    );
+    let reserved_concurrency = r.optional(keys::RESERVED_CONCURRENCY, |s| {
+        parse_reserved_concurrency(s, keys::RESERVED_CONCURRENCY_RANGE)
+    });
+    let spool_retention_days = r.typed(
+        keys::SPOOL_RETENTION_DAYS,
+        keys::DEFAULT_SPOOL_RETENTION_DAYS,
+        |s| parse_whole_number(s, keys::SPOOL_RETENTION_DAYS_RANGE),
+    );
     let mut target_accounts = r.typed(keys::TARGET_ACCOUNTS, Vec::new(), parse_accounts);
     let target_ous = r.typed(keys::TARGET_OUS, Vec::new(), parse_org_targets);
     let mut csv_failed = false;
@@ -244,6 +263,27 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
                 keys::IS_AWS_ORGANIZATION_DEPLOYMENT
             ),
         );
+    }
+    // Pushing through Kinesis, the event source mapping runs one invocation per shard and the
+    // tick needs one more: a smaller reservation would throttle them for good.
+    if let Some(reserved) = reserved_concurrency {
+        let needed = kinesis_shard_count + 1;
+        if ingestion != IngestionMode::Poll
+            && push_destination == PushDestination::Kinesis
+            && reserved < needed
+        {
+            r.issue(
+                keys::RESERVED_CONCURRENCY,
+                &reserved.to_string(),
+                format!(
+                    "with {}=kinesis and {} shard(s) the forwarder runs up to {needed} at once \
+                     (one per shard plus the tick); set at least {needed}, or leave it empty to \
+                     reserve none",
+                    keys::PUSH_DESTINATION,
+                    kinesis_shard_count
+                ),
+            );
+        }
     }
     if deployment_type == DeploymentType::Terraform && kind != CommandKind::Status {
         r.issue(
@@ -314,6 +354,11 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         target_ous,
         stackset_admin_role_arn,
         stackset_execution_role_name,
+        ingestion,
+        push_destination,
+        kinesis_shard_count,
+        reserved_concurrency,
+        spool_retention_days,
     })
 }
 

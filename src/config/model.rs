@@ -42,6 +42,28 @@ impl LogLevel {
     }
 }
 
+pub use cq_stage_logging::IngestionMode;
+
+/// Where subscription filters deliver when groups are pushed (template parameter
+/// PushDestination).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PushDestination {
+    /// Straight to the forwarder: one asynchronous invocation per payload.
+    #[default]
+    Lambda,
+    /// Into a Kinesis stream the stack creates, read in batches by an event source mapping.
+    Kinesis,
+}
+
+impl PushDestination {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushDestination::Lambda => "lambda",
+            PushDestination::Kinesis => "kinesis",
+        }
+    }
+}
+
 /// A value that must never be printed: `Debug` and `Display` show `****`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -111,6 +133,13 @@ pub struct Config {
     /// resolved once the caller is known.
     pub stackset_admin_role_arn: Option<String>,
     pub stackset_execution_role_name: String,
+    /// poll, push or auto (template parameter CequenceIngestion).
+    pub ingestion: IngestionMode,
+    pub push_destination: PushDestination,
+    pub kinesis_shard_count: u32,
+    /// `None` reserves nothing (the template's default).
+    pub reserved_concurrency: Option<u32>,
+    pub spool_retention_days: u32,
 }
 
 impl Config {

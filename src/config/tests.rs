@@ -97,6 +97,80 @@ fn defaults_match_the_spec() {
     assert!(c.target_accounts.is_empty() && c.target_ous.is_empty());
     assert!(c.client_secret.is_empty());
     assert_eq!(c.permission_model(), PermissionModel::ServiceManaged);
+    // Issue 9: auto ingestion pushing straight to the function, no reserved concurrency.
+    assert_eq!(c.ingestion, IngestionMode::Auto);
+    assert_eq!(c.push_destination, PushDestination::Lambda);
+    assert_eq!(c.kinesis_shard_count, 1);
+    assert_eq!(c.reserved_concurrency, None);
+    assert_eq!(c.spool_retention_days, 7);
+}
+
+#[test]
+fn ingestion_settings_load_from_file_and_env() {
+    let file = pairs(&[
+        ("cequence_ingestion", "push"),
+        ("cequence_push_destination", "kinesis"),
+        ("cequence_kinesis_shard_count", "4"),
+        ("cequence_spool_retention_days", "30"),
+    ]);
+    let e = env(&[("CEQUENCE_RESERVED_CONCURRENCY", "8")]);
+    let c = resolve_with(&file, &e, None, None, CommandKind::Status).unwrap();
+    assert_eq!(c.ingestion, IngestionMode::Push);
+    assert_eq!(c.push_destination, PushDestination::Kinesis);
+    assert_eq!(c.kinesis_shard_count, 4);
+    assert_eq!(c.reserved_concurrency, Some(8));
+    assert_eq!(c.spool_retention_days, 30);
+    // Blank means the default (no reservation).
+    let c = resolve_with(
+        &pairs(&[("cequence_reserved_concurrency", "")]),
+        &HashMap::new(),
+        None,
+        None,
+        CommandKind::Status,
+    )
+    .unwrap();
+    assert_eq!(c.reserved_concurrency, None);
+}
+
+#[test]
+fn bad_ingestion_settings_name_key_value_and_fix() {
+    for (key, value, fix) in [
+        ("cequence_ingestion", "pull", "poll, push or auto"),
+        ("cequence_push_destination", "firehose", "lambda"),
+        ("cequence_kinesis_shard_count", "0", "from 1 to 64"),
+        ("cequence_kinesis_shard_count", "65", "from 1 to 64"),
+        ("cequence_reserved_concurrency", "0", "leave it empty"),
+        ("cequence_reserved_concurrency", "lots", "from 1 to 9999"),
+        ("cequence_spool_retention_days", "366", "from 1 to 365"),
+        ("cequence_spool_retention_days", "7d", "from 1 to 365"),
+    ] {
+        let (k, v, f) = issue(&pairs(&[(key, value)]), CommandKind::Status);
+        assert_eq!((k.as_str(), v.as_str()), (key, value));
+        assert!(f.contains(fix), "{key}={value}: {f}");
+    }
+}
+
+#[test]
+fn a_reservation_too_small_for_the_kinesis_shards_is_refused() {
+    let file = pairs(&[
+        ("cequence_push_destination", "kinesis"),
+        ("cequence_kinesis_shard_count", "2"),
+        ("cequence_reserved_concurrency", "2"),
+    ]);
+    let (k, v, f) = issue(&file, CommandKind::Status);
+    assert_eq!(
+        (k.as_str(), v.as_str()),
+        ("cequence_reserved_concurrency", "2")
+    );
+    assert!(f.contains("at least 3"), "{f}");
+    // Enough, or polling only, or pushing straight to the function: fine.
+    for ok in [
+        with(file.clone(), "cequence_reserved_concurrency", "3"),
+        with(file.clone(), "cequence_ingestion", "poll"),
+        with(file.clone(), "cequence_push_destination", "lambda"),
+    ] {
+        resolve_with(&ok, &HashMap::new(), None, None, CommandKind::Status).unwrap();
+    }
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Parsers for single configuration values. Each returns the typed value, or the text that
 //! tells the user what is allowed; the caller adds the key and the value to the message.
 
-use super::model::{DeploymentType, LogLevel, RegionSelection};
+use std::ops::RangeInclusive;
+
+use super::model::{DeploymentType, IngestionMode, LogLevel, PushDestination, RegionSelection};
 use super::regions::{check_region, ALL};
 
 /// `true`/`false`, and also `yes`/`no`, `1`/`0` (any case): the vendor bundle writes
@@ -31,6 +33,59 @@ pub fn parse_log_level(s: &str) -> Result<LogLevel, String> {
         "trace" => Ok(LogLevel::Trace),
         _ => Err("expected one of error, warn, info, debug, trace".into()),
     }
+}
+
+pub fn parse_ingestion(s: &str) -> Result<IngestionMode, String> {
+    s.parse::<IngestionMode>().map_err(|_| {
+        "expected poll, push or auto (auto: poll while the region's FilterLogEvents quota \
+         keeps up, push the groups it cannot)"
+            .into()
+    })
+}
+
+pub fn parse_push_destination(s: &str) -> Result<PushDestination, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "lambda" => Ok(PushDestination::Lambda),
+        "kinesis" => Ok(PushDestination::Kinesis),
+        _ => Err(
+            "expected lambda (straight to the function) or kinesis (through a stream \
+                  the stack creates)"
+                .into(),
+        ),
+    }
+}
+
+/// A whole number in `range` (what the template's parameter constraint allows).
+pub fn parse_whole_number(s: &str, range: RangeInclusive<u32>) -> Result<u32, String> {
+    let err = || {
+        format!(
+            "expected a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )
+    };
+    let t = s.trim();
+    // No sign, no leading zero: the template's patterns accept neither.
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || (t.len() > 1 && t.starts_with('0'))
+    {
+        return Err(err());
+    }
+    match t.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(err()),
+    }
+}
+
+/// Reserved concurrency: a number, or empty for none. Zero would stop the function entirely.
+pub fn parse_reserved_concurrency(s: &str, range: RangeInclusive<u32>) -> Result<u32, String> {
+    if s.trim() == "0" {
+        return Err(
+            "0 would stop the forwarder from running at all; leave it empty to reserve \
+                    none, or set a whole number from 1"
+                .into(),
+        );
+    }
+    parse_whole_number(s, range).map_err(|e| format!("{e}, or leave it empty to reserve none"))
 }
 
 /// The items of a comma list, trimmed, empty items (e.g. a trailing comma) dropped.
@@ -333,6 +388,46 @@ mod tests {
             .unwrap_err()
             .contains("credentials"));
         assert!(parse_endpoint("ftp://edge.example.com/").is_err());
+    }
+
+    #[test]
+    fn ingestion_and_push_destination() {
+        assert_eq!(parse_ingestion("PUSH"), Ok(IngestionMode::Push));
+        assert_eq!(parse_ingestion(" poll "), Ok(IngestionMode::Poll));
+        assert!(parse_ingestion("pull")
+            .unwrap_err()
+            .contains("poll, push or auto"));
+        assert_eq!(
+            parse_push_destination("Kinesis"),
+            Ok(PushDestination::Kinesis)
+        );
+        assert_eq!(
+            parse_push_destination("lambda"),
+            Ok(PushDestination::Lambda)
+        );
+        assert!(parse_push_destination("firehose")
+            .unwrap_err()
+            .contains("lambda"));
+    }
+
+    #[test]
+    fn whole_numbers_in_range() {
+        assert_eq!(parse_whole_number("1", 1..=64), Ok(1));
+        assert_eq!(parse_whole_number(" 64 ", 1..=64), Ok(64));
+        for bad in ["0", "65", "-1", "+3", "1.5", "01", "two", "", "99999999999"] {
+            assert_eq!(
+                parse_whole_number(bad, 1..=64),
+                Err("expected a whole number from 1 to 64".into()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_reserved_concurrency("5", 1..=9999), Ok(5));
+        assert!(parse_reserved_concurrency("0", 1..=9999)
+            .unwrap_err()
+            .contains("leave it empty"));
+        assert!(parse_reserved_concurrency("10000", 1..=9999)
+            .unwrap_err()
+            .contains("from 1 to 9999, or leave it empty"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const REST_ENABLED: &str = "CequenceRestApiEnabled";
 pub const HTTP_ENABLED: &str = "CequenceHttpApiEnabled";
 /// The NoEcho parameter.
 pub const CLIENT_SECRET: &str = "CequenceClientSecret";
+/// poll, push or auto; `status` reads it back to say why a group is polled.
+pub const INGESTION: &str = "CequenceIngestion";
 
 /// One template parameter. `Debug` hides the value of the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,6 +99,23 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
         ),
         p(REST_ENABLED, flag(config.rest_api_enabled)),
         p(HTTP_ENABLED, flag(config.http_api_enabled)),
+        p(INGESTION, config.ingestion.as_str().to_string()),
+        p(
+            "PushDestination",
+            config.push_destination.as_str().to_string(),
+        ),
+        p("KinesisShardCount", config.kinesis_shard_count.to_string()),
+        p(
+            "ReservedConcurrency",
+            config
+                .reserved_concurrency
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        ),
+        p(
+            "SpoolRetentionDays",
+            config.spool_retention_days.to_string(),
+        ),
     ]
 }
 
@@ -171,6 +190,11 @@ pub(crate) mod tests {
             target_ous: vec![],
             stackset_admin_role_arn: None,
             stackset_execution_role_name: "AWSCloudFormationStackSetExecutionRole".into(),
+            ingestion: crate::config::model::IngestionMode::Auto,
+            push_destination: crate::config::model::PushDestination::Lambda,
+            kinesis_shard_count: 1,
+            reserved_concurrency: None,
+            spool_retention_days: 7,
         }
     }
 
@@ -204,6 +228,11 @@ pub(crate) mod tests {
                 "EventBridgeSchedulerRoleArn",
                 "CequenceRestApiEnabled",
                 "CequenceHttpApiEnabled",
+                "CequenceIngestion",
+                "PushDestination",
+                "KinesisShardCount",
+                "ReservedConcurrency",
+                "SpoolRetentionDays",
             ]
         );
         let get = |k: &str| params.iter().find(|p| p.key == k).unwrap().value.clone();
@@ -213,6 +242,30 @@ pub(crate) mod tests {
         assert_eq!(get("CequenceHttpApiEnabled"), "false");
         assert_eq!(get("S3Key"), "lambda/abc/cequence-apigw-forwarder.zip");
         assert_eq!(get("LambdaLogLevel"), "info");
+        // The issue-9 parameters at their defaults: reserved concurrency off (empty).
+        assert_eq!(get("CequenceIngestion"), "auto");
+        assert_eq!(get("PushDestination"), "lambda");
+        assert_eq!(get("KinesisShardCount"), "1");
+        assert_eq!(get("ReservedConcurrency"), "");
+        assert_eq!(get("SpoolRetentionDays"), "7");
+        let mut pushed = sample_config();
+        pushed.ingestion = crate::config::model::IngestionMode::Push;
+        pushed.push_destination = crate::config::model::PushDestination::Kinesis;
+        pushed.kinesis_shard_count = 4;
+        pushed.reserved_concurrency = Some(6);
+        pushed.spool_retention_days = 30;
+        let params = template_parameters(&pushed, &code());
+        let get = |k: &str| params.iter().find(|p| p.key == k).unwrap().value.clone();
+        assert_eq!(
+            [
+                get("CequenceIngestion"),
+                get("PushDestination"),
+                get("KinesisShardCount"),
+                get("ReservedConcurrency"),
+                get("SpoolRetentionDays")
+            ],
+            ["push", "kinesis", "4", "6", "30"]
+        );
     }
 
     #[test]
@@ -245,5 +298,21 @@ pub(crate) mod tests {
         );
         assert!(!base.contains("s3cr3t"));
         assert_eq!(base.len(), 64);
+        // Each new setting is in the digest, so changing it updates the StackSet.
+        let changes: [fn(&mut Config); 5] = [
+            |c| c.ingestion = crate::config::model::IngestionMode::Poll,
+            |c| c.push_destination = crate::config::model::PushDestination::Kinesis,
+            |c| c.kinesis_shard_count = 2,
+            |c| c.reserved_concurrency = Some(3),
+            |c| c.spool_retention_days = 8,
+        ];
+        for change in changes {
+            let mut other = cfg.clone();
+            change(&mut other);
+            assert_ne!(
+                base,
+                config_digest("t1", &template_parameters(&other, &code()))
+            );
+        }
     }
 }

@@ -34,6 +34,11 @@ Parameters:
   EventBridgeSchedulerRoleArn: {Type: String, Default: ""}
   CequenceRestApiEnabled: {Type: String}
   CequenceHttpApiEnabled: {Type: String}
+  CequenceIngestion: {Type: String, Default: auto}
+  PushDestination: {Type: String, Default: lambda}
+  KinesisShardCount: {Type: Number, Default: 1}
+  ReservedConcurrency: {Type: String, Default: ""}
+  SpoolRetentionDays: {Type: Number, Default: 7}
 Resources:
   Marker:
     Type: AWS::SSM::Parameter

@@ -6,7 +6,9 @@ use crate::calls::CallLog;
 use crate::clients::Clients;
 use crate::error::Error;
 use crate::model::{ApiType, StageStatus};
-use crate::names::{http_access_log_group, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
+use crate::names::{
+    http_access_log_group, log_group_name_from_arn, rest_execution_log_group, PREVIOUS_LOGGING_TAG,
+};
 use crate::plan::{self, ALL_METHODS};
 use crate::previous::{AccessLog, RestLogging};
 
@@ -44,6 +46,11 @@ impl RestStage {
         }
     }
 
+    /// The groups the forwarder may have read (and subscribed) for this stage.
+    pub(crate) fn read_groups(&self) -> Vec<String> {
+        vec![rest_execution_log_group(&self.api_id, &self.stage)]
+    }
+
     /// The call that read this stage (listed first in its outcome).
     pub(crate) fn read_call(&self) -> (&'static str, &'static str, String) {
         (
@@ -57,6 +64,22 @@ impl RestStage {
 impl HttpStage {
     pub(crate) fn own_group(&self) -> String {
         http_access_log_group(&self.api_id, &self.stage)
+    }
+
+    /// The groups the forwarder may have read (and subscribed) for this stage: ours, and the
+    /// customer's own group when its access logs were read in place.
+    pub(crate) fn read_groups(&self) -> Vec<String> {
+        let mut groups = vec![self.own_group()];
+        if let Some(customer) = self
+            .access_log
+            .as_ref()
+            .and_then(|a| log_group_name_from_arn(&a.destination_arn))
+        {
+            if !groups.iter().any(|g| g == customer) {
+                groups.push(customer.to_string());
+            }
+        }
+        groups
     }
 
     pub(crate) fn is_default_stage(&self) -> bool {

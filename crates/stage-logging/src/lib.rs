@@ -3,8 +3,9 @@
 //! The CLI (`enable`, `disable`, `status`) and the forwarder (custom resource, log discovery)
 //! share this one implementation so the two can never disagree on where logs land or how a
 //! customer's previous settings are kept. Pure decisions (what to change, the previous-settings
-//! tag, the access log format) live in `plan`, `previous` and `access_format`; the modules
-//! `discovery`, `rest` and `http` make the calls.
+//! tag, the access log format, whether to put a subscription filter) live in `plan`,
+//! `previous`, `access_format` and `subscription_plan`; the modules `discovery`, `rest`,
+//! `http`, `subscriptions` and `ingestion` make the calls.
 
 mod access_format;
 mod calls;
@@ -13,6 +14,7 @@ mod discovery;
 mod error;
 mod error_text;
 mod http;
+mod ingestion;
 mod log_groups;
 mod model;
 mod names;
@@ -20,17 +22,25 @@ mod plan;
 mod previous;
 mod reconcile;
 mod rest;
+mod subscription_plan;
+mod subscriptions;
 
 pub use access_format::{access_log_format, check_access_log_format, FormatCheck, REQUIRED_FIELDS};
 pub use clients::{retry_config, Clients, MAX_ATTEMPTS};
 pub use error::Error;
 pub use error_text::error_chain;
-pub use model::{Action, ApiType, CaptureSettings, Report, StageOutcome, StageStatus};
+pub use model::{
+    Action, ApiType, CaptureSettings, Report, StageIngestion, StageOutcome, StageStatus,
+};
 pub use names::{
     http_access_log_group, http_stage_arn, rest_execution_log_group, rest_stage_arn,
     HTTP_ACCESS_LOG_GROUP_PREFIX, PREVIOUS_LOGGING_TAG,
 };
 pub use previous::{AccessLog, PreviousLogging, RestLogging};
+pub use subscription_plan::{
+    ingestion_of, GroupSubscriptions, Ingestion, IngestionMode, OurFilter, PollReason,
+    PushDestination, SubscribeOutcome, SUBSCRIPTION_FILTER_NAME,
+};
 
 /// Retention (days) for log groups this library creates; enough for the forwarder to catch up
 /// after an outage, short enough not to pile up cost.
@@ -49,7 +59,40 @@ pub async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> Report 
     reconcile::reconcile(clients, settings).await
 }
 
-/// Restore every stage this library captured (custom-resource Delete, `disable --destroy`).
+/// Restore every stage this library captured (custom-resource Delete, `disable --destroy`),
+/// and remove our subscription filter from each stage's groups.
 pub async fn restore_all(clients: &Clients) -> Report {
     reconcile::restore_all(clients).await
+}
+
+/// Our filter and the names of the others on `log_group` (a missing group has none).
+pub async fn subscriptions(
+    clients: &Clients,
+    log_group: &str,
+) -> Result<GroupSubscriptions, Error> {
+    subscriptions::subscriptions(clients, log_group).await
+}
+
+/// Put our subscription filter (pattern "", distribution ByLogStream) on `log_group`, or update
+/// ours in place; a customer's filters are never touched. `NoFreeSlot` when the account's quota
+/// refuses it (LimitExceededException): then poll the group.
+pub async fn subscribe(
+    clients: &Clients,
+    log_group: &str,
+    dest: &PushDestination,
+) -> Result<SubscribeOutcome, Error> {
+    subscriptions::subscribe(clients, log_group, dest).await
+}
+
+/// Remove our filter from `log_group` (only ours, by name). True when one was removed.
+pub async fn unsubscribe(clients: &Clients, log_group: &str) -> Result<bool, Error> {
+    subscriptions::unsubscribe(clients, log_group, &mut calls::CallLog::default()).await
+}
+
+/// `discover`, with each captured group's ingestion (pushed or polled, and why) under `mode`.
+pub async fn discover_ingestion(
+    clients: &Clients,
+    mode: IngestionMode,
+) -> Result<Vec<StageIngestion>, Error> {
+    ingestion::discover_ingestion(clients, mode).await
 }

@@ -57,6 +57,15 @@ pub struct StageStatus {
     pub reason: Option<String>,
 }
 
+/// A stage with, when it is captured, how its group reaches the forwarder.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StageIngestion {
+    #[serde(flatten)]
+    pub stage: StageStatus,
+    /// Pushed or polled, and why (None: the stage is not captured, so nothing is read).
+    pub ingestion: Option<crate::subscription_plan::Ingestion>,
+}
+
 /// What happened to one stage.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 pub enum Action {

@@ -1,5 +1,6 @@
 //! Orchestration: list the stages, decide per stage, run a bounded number of stages at a time,
-//! and never let one stage's failure stop the others.
+//! and never let one stage's failure stop the others. Every restore also removes our
+//! subscription filter from the stage's groups: a stage no longer captured is never pushed.
 
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
@@ -8,7 +9,7 @@ use crate::calls::CallLog;
 use crate::clients::Clients;
 use crate::discovery::{self, Inventory};
 use crate::model::{CaptureSettings, Report, StageOutcome};
-use crate::{http, rest, STAGE_CONCURRENCY};
+use crate::{http, rest, subscriptions, STAGE_CONCURRENCY};
 
 /// Capture where the stage type is enabled, restore where it is disabled.
 pub(crate) async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> Report {
@@ -42,9 +43,10 @@ pub(crate) async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> 
     let mut jobs: Vec<BoxFuture<'_, StageOutcome>> = Vec::new();
     for s in rest_stages {
         if !settings.rest_enabled {
-            jobs.push(Box::pin(
-                async move { rest::restore(clients, &s, true).await },
-            ));
+            jobs.push(Box::pin(async move {
+                let outcome = rest::restore(clients, &s, true).await;
+                subscriptions::release(clients, &s.read_groups(), outcome).await
+            }));
         } else if let Some(e) = &role_error {
             // Without knowing the account's role no stage is touched; each shows why.
             let outcome = rest::blocked(&s, e);
@@ -57,10 +59,20 @@ pub(crate) async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> 
     }
     for s in http_stages {
         if !settings.http_enabled {
-            jobs.push(Box::pin(async move { http::restore(clients, &s).await }));
-        } else if s.is_default_stage() && !settings.include_http_default_stage {
             jobs.push(Box::pin(async move {
-                http::excluded_default(clients, &s).await
+                let outcome = http::restore(clients, &s).await;
+                subscriptions::release(clients, &s.read_groups(), outcome).await
+            }));
+        } else if s.is_default_stage() && !settings.include_http_default_stage {
+            // Released only when it was ours to restore: an untagged `$default` stage whose
+            // customer logs are read in place stays readable (and pushable) as it is.
+            jobs.push(Box::pin(async move {
+                let outcome = http::excluded_default(clients, &s).await;
+                if s.previous_tag.is_some() {
+                    subscriptions::release(clients, &s.read_groups(), outcome).await
+                } else {
+                    outcome
+                }
             }));
         } else {
             jobs.push(Box::pin(async move { http::capture(clients, &s).await }));
@@ -73,7 +85,8 @@ pub(crate) async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> 
     }
 }
 
-/// Restore every stage that carries this library's previous-settings tag.
+/// Restore every stage that carries this library's previous-settings tag, and take our
+/// subscription filter off every stage's groups.
 pub(crate) async fn restore_all(clients: &Clients) -> Report {
     let mut account = CallLog::default();
     let inv = match discovery::inventory(clients, &mut account).await {
@@ -85,12 +98,16 @@ pub(crate) async fn restore_all(clients: &Clients) -> Report {
     for s in inv.rest {
         // The role is not looked up here: the status after restore is what matters, and a
         // restored stage logs whatever its owner configured.
-        jobs.push(Box::pin(
-            async move { rest::restore(clients, &s, true).await },
-        ));
+        jobs.push(Box::pin(async move {
+            let outcome = rest::restore(clients, &s, true).await;
+            subscriptions::release(clients, &s.read_groups(), outcome).await
+        }));
     }
     for s in inv.http {
-        jobs.push(Box::pin(async move { http::restore(clients, &s).await }));
+        jobs.push(Box::pin(async move {
+            let outcome = http::restore(clients, &s).await;
+            subscriptions::release(clients, &s.read_groups(), outcome).await
+        }));
     }
     Report {
         outcomes: run(jobs).await,

@@ -15,6 +15,7 @@ use aws_sdk_apigatewayv2::operation::update_stage::UpdateStageOutput;
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, Api, ProtocolType, Stage};
 use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupOutput;
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+use aws_sdk_cloudwatchlogs::operation::describe_subscription_filters::DescribeSubscriptionFiltersOutput;
 use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyOutput;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -66,6 +67,12 @@ fn websocket_stages() -> Rule {
     mock!(aws_sdk_apigatewayv2::Client::get_stages)
         .match_requests(|r| r.api_id() == Some("ws1"))
         .then_output(|| GetStagesOutput::builder().build())
+}
+
+/// A restore looks for our subscription filter on the stage's groups; these have none.
+fn no_subscription_filters() -> Rule {
+    mock!(aws_sdk_cloudwatchlogs::Client::describe_subscription_filters)
+        .then_output(|| DescribeSubscriptionFiltersOutput::builder().build())
 }
 
 fn clients(rest: &[&Rule], v2: &[&Rule], logs: &[&Rule]) -> Clients {
@@ -219,10 +226,11 @@ async fn http_stage_without_access_logs_is_captured_then_restored() {
                 && r.tag_keys() == [PREVIOUS_LOGGING_TAG.to_string()]
         })
         .then_output(|| UntagResourceOutput::builder().build());
+    let filters = no_subscription_filters();
     let c = clients(
         &[&rest_apis],
         &[&get_apis, &ws, &captured, &delete, &untag],
-        &[],
+        &[&filters],
     );
     let report = restore_all(&c).await;
     assert_eq!(report.failed(), 0, "{report:#?}");
@@ -235,10 +243,15 @@ async fn http_stage_without_access_logs_is_captured_then_restored() {
             format!("apigatewayv2:GetStages apis/{API}"),
             format!("apigatewayv2:DeleteAccessLogSettings apis/{API}/stages/prod"),
             format!("apigatewayv2:UntagResource {STAGE_ARN}"),
+            // Our subscription filter is looked for (none here: nothing deleted).
+            format!(
+                "logs:DescribeSubscriptionFilters {}",
+                http_access_log_group(API, "prod")
+            ),
         ]
     );
     assert_eq!((delete.num_calls(), untag.num_calls()), (1, 1));
-    // The log group holds data: restore never deletes it (no logs rule was even provided).
+    // The log group holds data: restore never deletes it (no DeleteLogGroup rule is provided).
 }
 
 #[tokio::test]
@@ -291,10 +304,11 @@ async fn http_restore_puts_back_recorded_customer_settings() {
         http_enabled: false,
         ..CaptureSettings::default()
     };
+    let filters = no_subscription_filters();
     let c = clients(
         &[&rest_apis],
         &[&get_apis, &ws, &stages, &update, &untag],
-        &[],
+        &[&filters],
     );
     let report = reconcile(&c, &settings).await;
     assert_eq!(report.failed(), 0, "{report:#?}");

@@ -468,3 +468,131 @@ async fn five_hundred_stages_keep_their_state_without_error() {
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!(s.total_batches, 0);
 }
+
+/// Issue 9, push through Kinesis on moto (moto stores subscription filters but invokes
+/// nothing, so the test hands the function the batch the event source mapping would).
+/// With `CEQUENCE_INGESTION=push` the tick polls what was logged before, subscribes the group
+/// and from the filter's creation on the group's events come through Kinesis. A request
+/// logged before the switch but delivered through Kinesis too (CloudWatch Logs delivers what
+/// it ingests after the filter exists) is sent once, by the poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_through_kinesis_hands_over_from_polling_without_doubles() {
+    let b = bed().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&b.sdk);
+    kinesis
+        .create_stream()
+        .stream_name("cequence-push")
+        .shard_count(1)
+        .send()
+        .await
+        .expect("create stream");
+    let stream_arn = kinesis
+        .describe_stream_summary()
+        .stream_name("cequence-push")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_string();
+    let mut env = b.env.clone();
+    env.insert(
+        "CEQUENCE_LOG_GROUPS".into(),
+        format!("{REST_API}/{REST_STAGE}"),
+    );
+    env.insert("CEQUENCE_INGESTION".into(), "push".into());
+    env.insert("CEQUENCE_PUSH_DESTINATION".into(), stream_arn.clone());
+    env.insert(
+        "CEQUENCE_PUSH_ROLE_ARN".into(),
+        "arn:aws:iam::123456789012:role/cequence-push".into(),
+    );
+    let app = App::new(AwsClients::new(&b.sdk), Ok(config(&env)));
+
+    // Before the switch: polled.
+    let mut expected = seed_rest(&b.logs, 0, 3, 30_000).await;
+    let (r, s) = tick(&app).await;
+    r.expect("tick that subscribes");
+    assert_exactly(&b.fake, &expected);
+    assert_eq!(s.pushed_groups, 1, "{s:?}");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&b.sdk);
+    let filters = logs
+        .describe_subscription_filters()
+        .log_group_name(rest_group())
+        .send()
+        .await
+        .unwrap();
+    let ours = &filters.subscription_filters()[0];
+    assert_eq!(
+        ours.filter_name(),
+        Some(cq_stage_logging::SUBSCRIPTION_FILTER_NAME)
+    );
+    assert_eq!(ours.destination_arn(), Some(stream_arn.as_str()));
+    let at = ours.creation_time().unwrap();
+
+    // After it: a request logged after the filter's creation arrives through Kinesis; one
+    // logged just before it (ingested late) arrives through Kinesis as well and in the poll.
+    let lines = |id: &str, n: usize, base: i64| -> Vec<(i64, String)> {
+        rest_request_lines(id, n, true)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (base + i as i64, l))
+            .collect()
+    };
+    let before = lines("0b1f0000-0000-4000-8000-000000000050", 50, at - 500);
+    let after = lines("0a1f0000-0000-4000-8000-000000000051", 51, at + 50);
+    put_events(&b.logs, &rest_group(), "late", &before).await;
+    let payload = |stream: &str, events: &[(i64, String)]| {
+        let json = serde_json::json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": rest_group(),
+            "logStream": stream,
+            "subscriptionFilters": [cq_stage_logging::SUBSCRIPTION_FILTER_NAME],
+            "logEvents": events.iter().enumerate().map(|(i, (ts, m))| serde_json::json!({
+                "id": format!("{stream}-{i}"), "timestamp": ts, "message": m
+            })).collect::<Vec<_>>()
+        });
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json.to_string().as_bytes()).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
+    };
+    let record = |seq: u64, data: String| {
+        serde_json::json!({
+            "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p",
+                        "sequenceNumber": format!("4959033827149025660855969253836157109592157598913658{seq:04}"),
+                        "data": data, "approximateArrivalTimestamp": 1545084650.987},
+            "eventSource": "aws:kinesis", "eventVersion": "1.0",
+            "eventID": format!("shardId-000000000000:{seq}"), "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/x", "awsRegion": "us-east-1",
+            "eventSourceARN": stream_arn.clone()
+        })
+    };
+    let batch = serde_json::json!({"Records": [
+        record(1, payload("late", &before)),
+        record(2, payload("s2", &after)),
+    ]})
+    .to_string();
+    let meta = InvocationMeta {
+        request_id: "kinesis-1".into(),
+        invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+        deadline: None,
+    };
+    let out = handler::handle(&app, &batch, meta.clone())
+        .await
+        .expect("kinesis batch");
+    assert_eq!(out["batchItemFailures"], serde_json::json!([]));
+    // The mapping delivers the batch again (a retry): nothing is sent twice.
+    handler::handle(&app, &batch, meta)
+        .await
+        .expect("kinesis batch again");
+    expected.push("/pets/51".into());
+    assert_exactly(&b.fake, &expected);
+
+    // The poll reads up to the switch (and a little past it, for its own open requests).
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let (r, _) = tick(&app).await;
+    r.expect("tick after the switch");
+    expected.push("/pets/50".into());
+    assert_exactly(&b.fake, &expected);
+}

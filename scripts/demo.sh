@@ -75,12 +75,12 @@ expected=$(sed -n 's/^EXPECTED_TRANSACTIONS=//p' <<<"$seeded")
 say "The forwarder's scheduled tick in each region (the bootstrap binary, invoked locally)"
 IFS=, read -ra region_list <<<"$regions"
 for r in "${region_list[@]}"; do
-  AWS_REGION=$r \
+  # The state table, spool bucket and token parameter the region's stack created.
+  forwarder_env=$("$py" scripts/demo/seed.py forwarder-env --endpoint "$endpoint" --regions "$r")
+  env $forwarder_env AWS_REGION=$r \
   CEQUENCE_AUTH_ENDPOINT="$cequence/auth/realms/cequence/protocol/openid-connect/token" \
   CEQUENCE_EDGE_ENDPOINT="$cequence/api-transactions" \
   CEQUENCE_CLIENT_ID=demo-client CEQUENCE_CLIENT_SECRET=demo-secret-never-printed \
-  CEQUENCE_TOKEN_PARAMETER=/cequence/apigw/demo/token \
-  CEQUENCE_CHECKPOINT_PARAMETER=/cequence/apigw/demo/checkpoints \
   CEQUENCE_REST_API_ENABLED=true CEQUENCE_HTTP_API_ENABLED=true LOG_LEVEL=info \
     "$bin/bootstrap" invoke '{}' 2>&1 | grep -E "LAMBDA FINISHED|ERROR" || true
 done

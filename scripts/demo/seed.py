@@ -4,7 +4,10 @@
 `traffic`: API Gateway log events for the captured stages, as API Gateway itself would write
 them (moto serves APIs but does not execute them, so nothing else would produce these logs).
 
-Usage: seed.py apis|traffic --endpoint URL --regions r1,r2 [--requests N]
+`forwarder-env`: the forwarder's state table, spool bucket and token parameter in a region,
+read from the deployed stack's outputs.
+
+Usage: seed.py apis|traffic|forwarder-env --endpoint URL --regions r1,r2 [--requests N]
 """
 
 import argparse
@@ -149,7 +152,9 @@ def put_events(logs, group, stream, messages):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
-    now = int(time.time() * 1000) - 30_000
+    # Logged 2.5 minutes ago: the forwarder reads only events older than its settle lag
+    # (2 minutes, for CloudWatch Logs' ingestion delay), as it does in AWS.
+    now = int(time.time() * 1000) - 150_000
     events = [{"timestamp": now + i, "message": m} for i, m in enumerate(messages)]
     for i in range(0, len(events), 1000):
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i : i + 1000])
@@ -204,14 +209,31 @@ def cmd_traffic(args):
     print(f"EXPECTED_TRANSACTIONS={total_requests}")
 
 
+def cmd_forwarder_env(args):
+    """The forwarder's environment in one region, from the outputs of the StackSet instance's
+    stack (what the template sets on the function)."""
+    cfn = client("cloudformation", args.endpoint, args.regions[0])
+    for stack in cfn.describe_stacks()["Stacks"]:
+        if not stack["StackName"].startswith("StackSet-"):
+            continue
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if "StateTableName" not in outputs:
+            continue
+        print(f"CEQUENCE_STATE_TABLE={outputs['StateTableName']}")
+        print(f"CEQUENCE_SPOOL_BUCKET={outputs['SpoolBucketName']}")
+        print(f"CEQUENCE_TOKEN_PARAMETER={outputs['TokenParameterName']}")
+        return
+    sys.exit(f"no StackSet instance stack with forwarder outputs in {args.regions[0]}")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["apis", "traffic"])
+    p.add_argument("command", choices=["apis", "traffic", "forwarder-env"])
     p.add_argument("--endpoint", required=True)
     p.add_argument("--regions", required=True, type=lambda s: s.split(","))
     p.add_argument("--requests", type=int, default=5)
     args = p.parse_args()
-    {"apis": cmd_apis, "traffic": cmd_traffic}[args.command](args)
+    {"apis": cmd_apis, "traffic": cmd_traffic, "forwarder-env": cmd_forwarder_env}[args.command](args)
     return 0
 
 

@@ -110,6 +110,8 @@ pub struct Counters {
     pub edge_not_json: u64,
     pub gzip_requests: u64,
     pub gzip_rejected: u64,
+    /// Requests to any other path (e.g. a client that followed a redirect).
+    pub other_paths: u64,
 }
 
 struct State {
@@ -359,7 +361,10 @@ async fn handle(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Resp
             Response::json(200, &v)
         }
         ("POST", "/_control") => control(&req, &mut lock(state)),
-        _ => Response::new(404, "not found"),
+        _ => {
+            lock(state).counters.other_paths += 1;
+            Response::new(404, "not found")
+        }
     }
 }
 

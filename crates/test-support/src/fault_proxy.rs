@@ -59,8 +59,11 @@ pub struct Rule {
     pub name: String,
     pub method: Option<String>,
     pub path_prefix: Option<String>,
-    /// Substring of `X-Amz-Target` (e.g. `FilterLogEvents`, `DynamoDB_20120810.PutItem`).
-    pub target: Option<String>,
+    /// Substrings of `X-Amz-Target` (e.g. `FilterLogEvents`, `DynamoDB_20120810.PutItem`);
+    /// the rule matches when any is in the header (empty: any request).
+    pub targets: Vec<String>,
+    /// A substring the body must contain (e.g. a parameter or table name).
+    pub body_contains: Option<String>,
     pub probability: f64,
     /// Matching requests it still applies to (`None`: no limit).
     pub remaining: Option<u32>,
@@ -73,7 +76,8 @@ impl Rule {
             name: name.to_string(),
             method: None,
             path_prefix: None,
-            target: None,
+            targets: Vec::new(),
+            body_contains: None,
             probability: 1.0,
             remaining: None,
             action,
@@ -91,7 +95,12 @@ impl Rule {
     }
 
     pub fn target(mut self, t: &str) -> Self {
-        self.target = Some(t.to_string());
+        self.targets.push(t.to_string());
+        self
+    }
+
+    pub fn body_contains(mut self, s: &str) -> Self {
+        self.body_contains = Some(s.to_string());
         self
     }
 
@@ -112,8 +121,14 @@ impl Rule {
                 .path_prefix
                 .as_deref()
                 .is_none_or(|p| req.path().starts_with(p))
-            && self.target.as_deref().is_none_or(|t| {
-                req.header("x-amz-target").is_some_and(|h| h.contains(t))
+            && (self.targets.is_empty()
+                || self.targets.iter().any(|t| {
+                    req.header("x-amz-target").is_some_and(|h| h.contains(t.as_str()))
+                }))
+            && self.body_contains.as_deref().is_none_or(|s| {
+                req.body
+                    .windows(s.len().max(1))
+                    .any(|w| w == s.as_bytes())
             })
     }
 }

@@ -433,16 +433,12 @@ pub fn http_access_text(
     .to_string()
 }
 
-/// `Tue, 14 Nov 2023 22:13:20 GMT` (the Date header API Gateway logs).
-pub fn http_date(epoch_ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+/// (year, month, day, seconds of the day) of an epoch-ms time (Howard Hinnant's
+/// civil-from-days algorithm).
+fn civil(epoch_ms: i64) -> (i64, i64, i64, i64, i64) {
     let secs = epoch_ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -452,12 +448,33 @@ pub fn http_date(epoch_ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem, days)
+}
+
+/// `Tue, 14 Nov 2023 22:13:20 GMT` (the Date header API Gateway logs).
+pub fn http_date(epoch_ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (year, month, day, rem, days) = civil(epoch_ms);
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
         DAYS[days.rem_euclid(7) as usize],
         day,
         MONTHS[(month - 1) as usize],
         year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `2023-11-14T22:13:20Z` (EventBridge's `time`).
+pub fn iso8601(epoch_ms: i64) -> String {
+    let (year, month, day, rem, _) = civil(epoch_ms);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -472,6 +489,7 @@ mod tests {
     fn dates_are_rendered_as_api_gateway_logs_them() {
         assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(iso8601(1_700_000_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -298,9 +298,19 @@ impl Corpus {
         self.groups.iter().map(|g| g.name.clone()).collect()
     }
 
-    fn shape(&self, request: usize) -> Shape {
+    /// The shape of a request (its lines, times, status): drawn again from its seed.
+    pub fn shape(&self, request: usize) -> Shape {
         let mut rng = Rng::derive(self.spec.seed ^ SHAPE_SALT, request as u64);
         shape::draw(&mut rng, &self.params)
+    }
+
+    /// Whether the request's events fall in more than one `window_ms` window (so a
+    /// subscription delivers it in two payloads).
+    pub fn spans_windows(&self, request: usize, window_ms: u32) -> bool {
+        let s = self.shape(request);
+        let first = s.start_ms / window_ms.max(1);
+        let last = (s.start_ms + s.lines.last().map_or(0, |l| l.2)) / window_ms.max(1);
+        first != last
     }
 
     /// Every message of one request, in line order.

@@ -55,6 +55,9 @@ pub struct FunctionConfig {
     /// records expire; a harness must stop).
     pub kinesis_max_retries: u32,
     pub log_lines_cap: usize,
+    /// Keep every stats line (tests read them per attempt); when false only their numeric
+    /// totals are kept, so tens of thousands of invocations stay small (the benchmark).
+    pub keep_stats: bool,
 }
 
 impl FunctionConfig {
@@ -70,6 +73,7 @@ impl FunctionConfig {
             async_retry_delays: [Duration::from_secs(60), Duration::from_secs(120)],
             kinesis_max_retries: 10,
             log_lines_cap: 20_000,
+            keep_stats: true,
         }
     }
 }
@@ -155,6 +159,8 @@ struct Inner {
     next_id: u64,
     invocations: HashMap<u64, Invocation>,
     order: Vec<u64>,
+    /// Invocations without a final outcome.
+    unsettled: usize,
     queue: Queue,
     sandboxes: Vec<Sandbox>,
     rng: Rng,
@@ -195,6 +201,7 @@ impl RuntimeApi {
                 next_id: 1,
                 invocations: HashMap::new(),
                 order: Vec::new(),
+                unsettled: 0,
                 queue: Queue::default(),
                 sandboxes: Vec::new(),
                 rng: Rng::new(seed),
@@ -249,6 +256,7 @@ impl RuntimeApi {
             },
         );
         inner.order.push(id);
+        inner.unsettled += 1;
         inner.queue.push_back(Entry {
             invocation: id,
             not_before: Instant::now(),
@@ -309,12 +317,7 @@ impl RuntimeApi {
 
     /// Invocations not settled yet (queued, running or waiting for a retry).
     pub fn unsettled(&self) -> usize {
-        let inner = lock(&self.shared);
-        inner
-            .invocations
-            .values()
-            .filter(|i| i.outcome.is_none())
-            .count()
+        lock(&self.shared).unsettled
     }
 
     /// Wait until every invocation has settled.
@@ -322,7 +325,7 @@ impl RuntimeApi {
         let deadline = Instant::now() + timeout;
         let mut inner = lock(&self.shared);
         loop {
-            if inner.invocations.values().all(|i| i.outcome.is_some()) {
+            if inner.unsettled == 0 {
                 return true;
             }
             let now = Instant::now();
@@ -364,6 +367,20 @@ impl RuntimeApi {
             .sandboxes
             .iter()
             .any(|s| matches!(s.state, SandboxState::Busy { .. }))
+    }
+
+    /// Numeric fields of every stats line, summed over all processes (`errors`: how many
+    /// lines had any).
+    pub fn stats_totals(&self) -> std::collections::BTreeMap<String, f64> {
+        let inner = lock(&self.shared);
+        let mut out = std::collections::BTreeMap::new();
+        for s in &inner.sandboxes {
+            let logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, v) in &logs.totals {
+                *out.entry(k.clone()).or_insert(0.0) += v;
+            }
+        }
+        out
     }
 
     /// Why processes run without a cgroup, if they do although one was asked for.
@@ -442,7 +459,7 @@ fn record(inner: &Inner, id: u64) -> InvocationRecord {
         let Some(s) = inner.sandboxes.get(a.sandbox) else {
             continue;
         };
-        if let Some(k) = s.answered.iter().position(|&(i, at)| i == id && at == n) {
+        if let Some(&k) = s.answered.get(&(id, n)) {
             let logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
             a.stats = logs.stats.get(k).cloned();
         }
@@ -536,7 +553,7 @@ fn step(shared: &Shared) -> usize {
     for (id, attempt, outcome) in ended {
         finish_attempt(inner, id, attempt, outcome, now);
     }
-    if !inner.invocations.values().any(|i| i.outcome.is_none()) {
+    if inner.unsettled == 0 {
         shared.settled.notify_all();
     }
 
@@ -650,6 +667,9 @@ fn finish_attempt(inner: &mut Inner, id: u64, attempt: usize, outcome: Outcome, 
         }
         None => {
             inv.outcome = Some(outcome);
+            // Settled: the body is not needed any more.
+            inv.body = Body::Bytes(Vec::new());
+            inner.unsettled -= 1;
             if let Some(l) = &lane {
                 inner.queue.release_lane(l);
             }
@@ -733,6 +753,7 @@ async fn spawn_sandbox(shared: &Arc<Shared>) {
             if let Some(entry) = inner.queue.pop_ready(now) {
                 let inv = inner.invocations.get_mut(&entry.invocation).expect("exists");
                 inv.outcome = Some(Outcome::Crash(format!("cannot start bootstrap: {e}")));
+                inner.unsettled -= 1;
                 if let Some(l) = entry.lane {
                     inner.queue.release_lane(&l);
                 }
@@ -741,7 +762,7 @@ async fn spawn_sandbox(shared: &Arc<Shared>) {
             return;
         }
     };
-    let sandbox = Sandbox::new(index, process, config.log_lines_cap);
+    let sandbox = Sandbox::new(index, process, config.log_lines_cap, config.keep_stats);
     let notify = sandbox.notify.clone();
     lock(shared).sandboxes.push(sandbox);
     let handler_shared = shared.clone();
@@ -863,7 +884,8 @@ fn answered(shared: &Arc<Shared>, index: usize, id: &str, outcome: Outcome) -> R
     if request_id != id {
         return invalid_request_id();
     }
-    s.answered.push((invocation, attempt));
+    let k = s.answered.len();
+    s.answered.insert((invocation, attempt), k);
     // Busy until it asks for the next invocation; a second answer is refused.
     s.state = SandboxState::Starting;
     finish_attempt(inner, invocation, attempt, outcome, Instant::now());

@@ -1,6 +1,7 @@
 //! One execution environment: a `bootstrap` process with its own Runtime API endpoint, its
 //! output collected (every stats line parsed as it arrives), and its state as Lambda sees it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,14 +40,34 @@ pub enum SandboxState {
 pub struct LogSink {
     pub lines: Vec<String>,
     pub dropped: u64,
+    /// Every stats line (when kept), in order.
     pub stats: Vec<Value>,
+    /// Top-level numeric stats fields summed over every stats line; `errors` counts lines
+    /// that reported any.
+    pub totals: BTreeMap<String, f64>,
     cap: usize,
+    keep_stats: bool,
 }
 
 impl LogSink {
     fn push(&mut self, line: String) {
         if let Some(v) = stats_line::parse(&line) {
-            self.stats.push(v);
+            if let Some(map) = v.as_object() {
+                for (k, x) in map {
+                    if let Some(n) = x.as_f64() {
+                        *self.totals.entry(k.clone()).or_insert(0.0) += n;
+                    }
+                }
+                let errors = map
+                    .get("errors")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| !e.is_empty());
+                *self.totals.entry("errors".into()).or_insert(0.0) += f64::from(u8::from(errors));
+                *self.totals.entry("stats_lines".into()).or_insert(0.0) += 1.0;
+            }
+            if self.keep_stats {
+                self.stats.push(v);
+            }
         }
         if self.lines.len() < self.cap {
             self.lines.push(line);
@@ -64,9 +85,9 @@ pub struct Sandbox {
     pub assignment: Option<Assignment>,
     pub notify: Arc<Notify>,
     pub logs: Arc<Mutex<LogSink>>,
-    /// `(invocation, attempt)` of each answered attempt, in order: the k-th stats line of the
-    /// process belongs to the k-th entry.
-    pub answered: Vec<(u64, usize)>,
+    /// `(invocation, attempt)` -> k for each answered attempt: the k-th stats line of the
+    /// process belongs to it.
+    pub answered: HashMap<(u64, usize), usize>,
     /// Process start to its first `GET /next`.
     pub init: Option<Duration>,
     pub usage: Option<Usage>,
@@ -74,9 +95,10 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(index: usize, mut process: Measured, cap: usize) -> Self {
+    pub fn new(index: usize, mut process: Measured, cap: usize, keep_stats: bool) -> Self {
         let logs = Arc::new(Mutex::new(LogSink {
             cap,
+            keep_stats,
             ..LogSink::default()
         }));
         if let Some(out) = process.stdout.take() {
@@ -93,7 +115,7 @@ impl Sandbox {
             assignment: None,
             notify: Arc::new(Notify::new()),
             logs,
-            answered: Vec::new(),
+            answered: HashMap::new(),
             init: None,
             usage: None,
             served: 0,

@@ -56,7 +56,11 @@ async fn release_bootstrap_serves_a_tick_through_the_runtime_api() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    vars.extend(env(&fake, &arn).into_iter().filter(|(k, _)| k != "LOG_LEVEL"));
+    vars.extend(
+        env(&fake, &arn)
+            .into_iter()
+            .filter(|(k, _)| k != "LOG_LEVEL"),
+    );
     vars.push(("LOG_LEVEL".into(), "info".into()));
     let mut function = FunctionConfig::new(bin, vars);
     function.memory_mb = 256;
@@ -75,7 +79,11 @@ async fn release_bootstrap_serves_a_tick_through_the_runtime_api() {
     );
     let attempt = rec.attempts.last().expect("one attempt");
     let Some(Outcome::Response(body)) = &attempt.outcome else {
-        panic!("the tick did not answer: {:?}\n{:#?}", attempt.outcome, api.logs());
+        panic!(
+            "the tick did not answer: {:?}\n{:#?}",
+            attempt.outcome,
+            api.logs()
+        );
     };
     let out: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(out["invocation"], "tick");
@@ -86,7 +94,10 @@ async fn release_bootstrap_serves_a_tick_through_the_runtime_api() {
     assert_eq!(got, expected);
     // The stats line is a JSON log record on stdout (what CloudWatch Logs Insights parses).
     let stats = attempt.stats.as_ref().expect("a stats line for the tick");
-    assert_eq!(stats_line::count(stats, "transactions_delivered"), expected.len() as u64);
+    assert_eq!(
+        stats_line::count(stats, "transactions_delivered"),
+        expected.len() as u64
+    );
     let logs = api.logs();
     let line = logs[0]
         .iter()

@@ -69,15 +69,24 @@ impl LambdaCgroup {
             memory_mb,
         };
         let bytes = u64::from(memory_mb) * 1024 * 1024;
-        write(&cg.memory_dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
+        write(
+            &cg.memory_dir.join("memory.limit_in_bytes"),
+            &bytes.to_string(),
+        )?;
         // No swap either (Lambda has none); absent when the kernel has no swap accounting.
         let _ = write(
             &cg.memory_dir.join("memory.memsw.limit_in_bytes"),
             &bytes.to_string(),
         );
         let quota = (CPU_PERIOD_US as f64 * f64::from(memory_mb) / MB_PER_VCPU).round() as u64;
-        write(&cg.cpu_dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-        write(&cg.cpu_dir.join("cpu.cfs_quota_us"), &quota.max(1_000).to_string())?;
+        write(
+            &cg.cpu_dir.join("cpu.cfs_period_us"),
+            &CPU_PERIOD_US.to_string(),
+        )?;
+        write(
+            &cg.cpu_dir.join("cpu.cfs_quota_us"),
+            &quota.max(1_000).to_string(),
+        )?;
         Ok(cg)
     }
 

@@ -355,8 +355,8 @@ async fn handle(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Resp
         ("POST", EDGE_PATH) => edge(req, state, config).await,
         ("GET", "/_received") => {
             let s = lock(state);
-            let mut v = serde_json::to_value(s.received.summary(s.expected.as_ref()))
-                .unwrap_or_default();
+            let mut v =
+                serde_json::to_value(s.received.summary(s.expected.as_ref())).unwrap_or_default();
             v["counters"] = serde_json::to_value(&s.counters).unwrap_or_default();
             Response::json(200, &v)
         }
@@ -468,7 +468,11 @@ async fn edge(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Respon
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let s = lock(state);
                 let now = Instant::now();
-                if !s.faults.iter().any(|f| f.answer == Answer::Hang && f.active(now)) {
+                if !s
+                    .faults
+                    .iter()
+                    .any(|f| f.answer == Answer::Hang && f.active(now))
+                {
                     break;
                 }
             }
@@ -682,8 +686,14 @@ mod tests {
     }
 
     fn token(fake: &FakeCequence, secret: &str) -> Response {
-        let form = format!("grant_type=client_credentials&client_id=test-client&client_secret={secret}");
-        post(fake, AUTH_PATH, &[("content-type", "application/x-www-form-urlencoded")], form.as_bytes())
+        let form =
+            format!("grant_type=client_credentials&client_id=test-client&client_secret={secret}");
+        post(
+            fake,
+            AUTH_PATH,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form.as_bytes(),
+        )
     }
 
     fn bearer(resp: &Response) -> String {
@@ -710,7 +720,9 @@ mod tests {
     }
 
     fn batch(ids: &[&str]) -> Vec<u8> {
-        json!({"data": ids.iter().map(|i| transaction(i)).collect::<Vec<_>>()}).to_string().into_bytes()
+        json!({"data": ids.iter().map(|i| transaction(i)).collect::<Vec<_>>()})
+            .to_string()
+            .into_bytes()
     }
 
     #[test]
@@ -718,10 +730,20 @@ mod tests {
         let fake = FakeCequence::start();
         fake.set_token_lifetime(Duration::from_secs(1));
         let auth = bearer(&token(&fake, "test-secret"));
-        let ok = post(&fake, EDGE_PATH, &[("authorization", &auth)], &batch(&["a"]));
+        let ok = post(
+            &fake,
+            EDGE_PATH,
+            &[("authorization", &auth)],
+            &batch(&["a"]),
+        );
         assert_eq!(ok.status, 200);
         std::thread::sleep(Duration::from_millis(2_100));
-        let late = post(&fake, EDGE_PATH, &[("authorization", &auth)], &batch(&["b"]));
+        let late = post(
+            &fake,
+            EDGE_PATH,
+            &[("authorization", &auth)],
+            &batch(&["b"]),
+        );
         assert_eq!(late.status, 401);
         assert_eq!(fake.counters().edge_expired_token, 1);
 
@@ -745,27 +767,45 @@ mod tests {
         let r = post(&fake, EDGE_PATH, &h, bad.to_string().as_bytes());
         assert_eq!(r.status, 400);
         let v: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!((v["transaction-id"].as_str(), v["field"].as_str()), (Some("bad"), Some("request.body.length")));
+        assert_eq!(
+            (v["transaction-id"].as_str(), v["field"].as_str()),
+            (Some("bad"), Some("request.body.length"))
+        );
 
         fake.set_body_limit(100);
         assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&["a"])).status, 413);
         fake.set_body_limit(DEFAULT_BODY_LIMIT);
 
-        fake.inject(Fault::when(Answer::Status(422), faults::When::Contains("poison".into())));
-        assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&["a", "poison"])).status, 422);
+        fake.inject(Fault::when(
+            Answer::Status(422),
+            faults::When::Contains("poison".into()),
+        ));
+        assert_eq!(
+            post(&fake, EDGE_PATH, &h, &batch(&["a", "poison"])).status,
+            422
+        );
         assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&["a"])).status, 200);
         fake.clear_faults();
 
-        fake.inject(Fault::times(Answer::Redirect("https://elsewhere/".into()), 1));
+        fake.inject(Fault::times(
+            Answer::Redirect("https://elsewhere/".into()),
+            1,
+        ));
         let r = post(&fake, EDGE_PATH, &h, &batch(&["c"]));
-        assert_eq!((r.status, r.headers.iter().any(|(k, _)| k == "location")), (302, true));
+        assert_eq!(
+            (r.status, r.headers.iter().any(|(k, _)| k == "location")),
+            (302, true)
+        );
 
         let gz = {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             e.write_all(&batch(&["z"])).unwrap();
             e.finish().unwrap()
         };
-        let gh = [("authorization", auth.as_str()), ("content-encoding", "gzip")];
+        let gh = [
+            ("authorization", auth.as_str()),
+            ("content-encoding", "gzip"),
+        ];
         assert_eq!(post(&fake, EDGE_PATH, &gh, &gz).status, 200);
         fake.set_gzip_mode(GzipMode::IgnoreEncoding);
         assert_eq!(post(&fake, EDGE_PATH, &gh, &gz).status, 400);

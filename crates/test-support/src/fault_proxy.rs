@@ -49,7 +49,10 @@ impl Action {
     }
 
     pub fn status(status: u16) -> Self {
-        Self::Respond(Response::json(status, &json!({"message": "injected by fault proxy"})))
+        Self::Respond(Response::json(
+            status,
+            &json!({"message": "injected by fault proxy"}),
+        ))
     }
 }
 
@@ -123,13 +126,13 @@ impl Rule {
                 .is_none_or(|p| req.path().starts_with(p))
             && (self.targets.is_empty()
                 || self.targets.iter().any(|t| {
-                    req.header("x-amz-target").is_some_and(|h| h.contains(t.as_str()))
+                    req.header("x-amz-target")
+                        .is_some_and(|h| h.contains(t.as_str()))
                 }))
-            && self.body_contains.as_deref().is_none_or(|s| {
-                req.body
-                    .windows(s.len().max(1))
-                    .any(|w| w == s.as_bytes())
-            })
+            && self
+                .body_contains
+                .as_deref()
+                .is_none_or(|s| req.body.windows(s.len().max(1)).any(|w| w == s.as_bytes()))
     }
 }
 
@@ -235,7 +238,11 @@ fn decide(state: &Mutex<State>, req: &Request) -> Option<Action> {
         .map(str::to_string)
         .unwrap_or_else(|| format!("{} {}", req.method, req.path()));
     *s.counters.by_target.entry(key).or_default() += 1;
-    let State { rules, rng, counters } = &mut *s;
+    let State {
+        rules,
+        rng,
+        counters,
+    } = &mut *s;
     for rule in rules.iter_mut() {
         if !rule.matches(req) {
             continue;
@@ -352,8 +359,14 @@ mod tests {
                 .count(2),
         );
         p.add_rule(Rule::new("reset", Action::ResetBefore).target("PutItem"));
-        assert_eq!(call(&p, "Logs_20140328.FilterLogEvents").unwrap().status, 400);
-        assert_eq!(call(&p, "Logs_20140328.FilterLogEvents").unwrap().status, 400);
+        assert_eq!(
+            call(&p, "Logs_20140328.FilterLogEvents").unwrap().status,
+            400
+        );
+        assert_eq!(
+            call(&p, "Logs_20140328.FilterLogEvents").unwrap().status,
+            400
+        );
         let ok = call(&p, "Logs_20140328.FilterLogEvents").unwrap();
         assert_eq!((ok.status, ok.body.as_slice()), (200, &b"echo /x"[..]));
         // A reset connection gives no answer at all.

@@ -75,19 +75,28 @@ impl ForwarderEnv {
             ("AWS_CONFIG_FILE", "/dev/null".into()),
             ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
             ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
-            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", self.logs_endpoint.clone()),
+            (
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                self.logs_endpoint.clone(),
+            ),
             ("CEQUENCE_AUTH_ENDPOINT", self.auth_endpoint.clone()),
             ("CEQUENCE_EDGE_ENDPOINT", self.edge_endpoint.clone()),
             ("CEQUENCE_CLIENT_ID", self.client_id.clone()),
             ("CEQUENCE_CLIENT_SECRET_ARN", self.secret_arn.clone()),
             ("CEQUENCE_TOKEN_PARAMETER", self.token_parameter.clone()),
-            ("CEQUENCE_CHECKPOINT_PARAMETER", self.checkpoint_parameter.clone()),
+            (
+                "CEQUENCE_CHECKPOINT_PARAMETER",
+                self.checkpoint_parameter.clone(),
+            ),
             ("CEQUENCE_STATE_TABLE", self.state_table.clone()),
             ("CEQUENCE_SPOOL_BUCKET", self.spool_bucket.clone()),
             ("CEQUENCE_INGESTION", self.ingestion.clone()),
             ("CEQUENCE_PUSH_DESTINATION", "lambda".into()),
             ("CEQUENCE_LOG_GROUPS", self.log_groups.join(",")),
-            ("CEQUENCE_FETCH_INTERVAL_MS", self.fetch_interval_ms.to_string()),
+            (
+                "CEQUENCE_FETCH_INTERVAL_MS",
+                self.fetch_interval_ms.to_string(),
+            ),
             ("CEQUENCE_REST_API_ENABLED", "true".into()),
             ("CEQUENCE_HTTP_API_ENABLED", "true".into()),
             ("LOG_LEVEL", self.log_level.clone()),
@@ -129,11 +138,20 @@ mod tests {
         e.settle_lag_ms = Some(3_000);
         let vars = e.vars();
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"), Some("http://127.0.0.1:2"));
+        assert_eq!(
+            get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"),
+            Some("http://127.0.0.1:2")
+        );
         assert_eq!(get("AWS_ENDPOINT_URL_SSM"), Some("http://127.0.0.1:3"));
         assert_eq!(get("CEQUENCE_SETTLE_LAG_MS"), Some("3000"));
         assert_eq!(get("CEQUENCE_STATE_TABLE"), Some("cequence-t1-state"));
-        assert_eq!(get("CEQUENCE_CHECKPOINT_PARAMETER"), Some("/cequence/apigw/t1/checkpoints"));
-        assert!(get("CEQUENCE_CLIENT_SECRET").is_none(), "never the plain secret");
+        assert_eq!(
+            get("CEQUENCE_CHECKPOINT_PARAMETER"),
+            Some("/cequence/apigw/t1/checkpoints")
+        );
+        assert!(
+            get("CEQUENCE_CLIENT_SECRET").is_none(),
+            "never the plain secret"
+        );
     }
 }

@@ -82,7 +82,10 @@ impl Measured {
         };
         cmd.env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -107,7 +110,9 @@ impl Measured {
                     if r == pid {
                         break;
                     }
-                    if r == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                    if r == -1
+                        && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                    {
                         break;
                     }
                 }
@@ -187,7 +192,10 @@ mod tests {
     fn measures_cpu_and_rss_of_a_child_and_its_kill() {
         let busy = Launch {
             program: "/bin/sh".into(),
-            args: vec!["-c".into(), "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done".into()],
+            args: vec![
+                "-c".into(),
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done".into(),
+            ],
             env: vec![],
         };
         let m = Measured::spawn(&busy, None).unwrap();

@@ -111,7 +111,10 @@ fn query(rng: &mut Rng) -> Vec<(String, String)> {
         0..=4 => vec![],
         5 => vec![("page".into(), rng.range(1, 40).to_string())],
         6 => vec![
-            ("q".into(), format!("{} {}", rng.pick(WORDS), rng.pick(WORDS))),
+            (
+                "q".into(),
+                format!("{} {}", rng.pick(WORDS), rng.pick(WORDS)),
+            ),
             ("limit".into(), "20".into()),
         ],
         7 => vec![("filter".into(), "status=open, owner=me".into())],
@@ -166,7 +169,8 @@ fn json_body(rng: &mut Rng, size: usize, lines: u8) -> Vec<String> {
 fn text_body(rng: &mut Rng, content_type: &str, size: usize) -> String {
     let mut words = String::new();
     while words.len() < size {
-        words.push_str(*rng.pick(WORDS));
+        let word: &&str = rng.pick(WORDS);
+        words.push_str(word);
         words.push(' ');
     }
     if content_type.starts_with("text/html") {
@@ -239,13 +243,10 @@ pub fn rest_texts(
         headers.push(("Accept-Language".into(), "en-GB, en;q=0.5".into()));
     }
     if rng.chance(0.5) {
-        headers.push((
-            "Authorization".into(),
-            {
-                let n = rng.range(32, 64) as usize;
-                format!("Bearer {}", b64ish(rng, n))
-            },
-        ));
+        headers.push(("Authorization".into(), {
+            let n = rng.range(32, 64) as usize;
+            format!("Bearer {}", b64ish(rng, n))
+        }));
     }
     headers.push(("CloudFront-Forwarded-Proto".into(), "https".into()));
     headers.push(("CloudFront-Is-Desktop-Viewer".into(), "true".into()));
@@ -256,10 +257,7 @@ pub fn rest_texts(
     if rng.chance(0.3) {
         headers.push((
             "Cookie".into(),
-            format!(
-                "session={}; theme=dark; consent=a=1&b=2",
-                b64ish(rng, 16)
-            ),
+            format!("session={}; theme=dark; consent=a=1&b=2", b64ish(rng, 16)),
         ));
     }
     headers.push(("Host".into(), host.clone()));
@@ -487,14 +485,20 @@ mod tests {
 
     #[test]
     fn dates_are_rendered_as_api_gateway_logs_them() {
-        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            http_date(1_700_000_000_000),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(iso8601(1_700_000_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]
     fn long_texts_are_cut_at_1024_bytes_with_the_marker() {
-        let t = cut("Method request body before transformations: ", &"x".repeat(2_000));
+        let t = cut(
+            "Method request body before transformations: ",
+            &"x".repeat(2_000),
+        );
         assert_eq!(t.len(), EVENT_TEXT_LIMIT + TRUNCATED_MARKER.len());
         assert!(t.ends_with(" [TRUNCATED]"));
         assert_eq!(cut("a: ", "b"), "a: b");

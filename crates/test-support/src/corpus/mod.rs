@@ -150,9 +150,7 @@ impl Corpus {
     pub fn build(spec: CorpusSpec) -> Self {
         let mut seed_rng = Rng::derive(spec.seed, 0x4752_4f55_5053);
         let n_groups = spec.groups();
-        let per_group_per_sec = spec.requests as f64
-            / f64::from(spec.duration_ms.max(1))
-            * 1000.0
+        let per_group_per_sec = spec.requests as f64 / f64::from(spec.duration_ms.max(1)) * 1000.0
             / f64::from(n_groups.max(1));
         let streams_per_group: Vec<u16> = (0..n_groups)
             .map(|g| {
@@ -449,9 +447,9 @@ mod tests {
         }
         // Some request's events are interrupted by another request's.
         let rest = &c.events[0];
-        let interleaved = rest.windows(3).any(|w| {
-            w[0].request == w[2].request && w[1].request != w[0].request
-        });
+        let interleaved = rest
+            .windows(3)
+            .any(|w| w[0].request == w[2].request && w[1].request != w[0].request);
         assert!(interleaved);
     }
 

@@ -41,8 +41,8 @@ pub fn payloads(corpus: &Corpus, window_ms: u32) -> impl Iterator<Item = Payload
             let a = list.partition_point(|e| e.ts_off < lo);
             let b = list.partition_point(|e| e.ts_off < hi);
             let mut by_stream: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
-            for i in a..b {
-                by_stream.entry(list[i].stream).or_default().push(i);
+            for (i, e) in list.iter().enumerate().take(b).skip(a) {
+                by_stream.entry(e.stream).or_default().push(i);
             }
             by_stream.into_iter().map(move |(stream, events)| Payload {
                 group: g,
@@ -135,11 +135,9 @@ pub fn control_message(corpus: &Corpus) -> Vec<u8> {
 pub fn shard_of(corpus: &Corpus, p: &Payload, shards: usize) -> usize {
     let group = &corpus.groups[p.group];
     let key = format!("{}/{}", group.name, group.streams[usize::from(p.stream)]);
-    let h = key
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     (h % shards.max(1) as u64) as usize
 }
 
@@ -233,7 +231,10 @@ mod tests {
         let json = payload_json(&c, &all[0]);
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["messageType"], "DATA_MESSAGE");
-        assert_eq!(v["logEvents"].as_array().unwrap().len(), all[0].events.len());
+        assert_eq!(
+            v["logEvents"].as_array().unwrap().len(),
+            all[0].events.len()
+        );
         let mut back = String::new();
         flate2::read::GzDecoder::new(gzip(&json).as_slice())
             .read_to_string(&mut back)

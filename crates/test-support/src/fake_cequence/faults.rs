@@ -112,9 +112,15 @@ mod tests {
         assert_eq!(take(&mut f, None, now), Some(Answer::Status(503)));
         assert_eq!(take(&mut f, None, now), None);
         let ids = vec!["a".to_string(), "poison".to_string()];
-        let view = PostView { body_len: 10, ids: &ids };
+        let view = PostView {
+            body_len: 10,
+            ids: &ids,
+        };
         assert_eq!(take(&mut f, Some(&view), now), Some(Answer::Status(422)));
-        let clean = PostView { body_len: 10, ids: &ids[..1] };
+        let clean = PostView {
+            body_len: 10,
+            ids: &ids[..1],
+        };
         assert_eq!(take(&mut f, Some(&clean), now), None);
 
         let mut w = vec![Fault::for_window(Answer::Hang, Duration::from_millis(10))];

@@ -122,8 +122,10 @@ impl Received {
         };
         if let Some(exp) = expected {
             s.expected = exp.len() as u64;
-            let mut missing: Vec<&String> =
-                exp.iter().filter(|id| !self.ids.contains_key(*id)).collect();
+            let mut missing: Vec<&String> = exp
+                .iter()
+                .filter(|id| !self.ids.contains_key(*id))
+                .collect();
             missing.sort();
             s.missing_count = missing.len() as u64;
             s.missing = missing.into_iter().take(1_000).cloned().collect();
@@ -146,9 +148,7 @@ mod tests {
     fn summary_counts_duplicates_missing_and_fragments_in_both_modes() {
         for bench in [false, true] {
             let mut r = Received::new(bench);
-            let t = |id: &str, status: &str| {
-                json!({"transaction-id": id, "response": {"status-code": status}, "request": {"client-ip": "1.2.3.4"}})
-            };
+            let t = |id: &str, status: &str| json!({"transaction-id": id, "response": {"status-code": status}, "request": {"client-ip": "1.2.3.4"}});
             r.add(vec![t("a", "200"), t("b", "0"), t("a", "200")]);
             let expected: HashSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
             let s = r.summary(Some(&expected));

@@ -106,7 +106,10 @@ pub fn check(t: &Value) -> Result<(), SchemaError> {
         None => !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit()),
     };
     if !valid_ts {
-        return Err(err("timestamp", "must be epoch seconds as a string (ms as decimals)"));
+        return Err(err(
+            "timestamp",
+            "must be epoch seconds as a string (ms as decimals)",
+        ));
     }
     if string(t, "version", "")?.is_empty() {
         return Err(err("version", "empty"));
@@ -144,7 +147,10 @@ pub fn check(t: &Value) -> Result<(), SchemaError> {
     let resp = object(t, "response", "")?;
     let status = string(resp, "status-code", "response.")?;
     if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err("response.status-code", "must be a status code as a string"));
+        return Err(err(
+            "response.status-code",
+            "must be a status code as a string",
+        ));
     }
     headers(resp, "response.")?;
     body(resp, "response.")?;
@@ -183,15 +189,46 @@ mod tests {
 
     #[test]
     fn each_malformed_field_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-            ("timestamp", Box::new(|t| t["timestamp"] = json!(1700000000))),
-            ("transaction-id", Box::new(|t| t["transaction-id"] = json!(""))),
-            ("request.http-scheme", Box::new(|t| t["request"]["http-scheme"] = json!("ftp"))),
-            ("request.headers[0]", Box::new(|t| t["request"]["headers"] = json!(["x:%%"]))),
-            ("request.body.length", Box::new(|t| t["request"]["body"]["length"] = json!(9))),
-            ("request.connection.server-port", Box::new(|t| t["request"]["connection"]["server-port"] = json!("443"))),
-            ("response.status-code", Box::new(|t| t["response"]["status-code"] = json!(200))),
-            ("txn-meta-data", Box::new(|t| t.as_object_mut().unwrap().remove("txn-meta-data").map(|_| ()).unwrap())),
+        type Break = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Break)> = vec![
+            (
+                "timestamp",
+                Box::new(|t| t["timestamp"] = json!(1700000000)),
+            ),
+            (
+                "transaction-id",
+                Box::new(|t| t["transaction-id"] = json!("")),
+            ),
+            (
+                "request.http-scheme",
+                Box::new(|t| t["request"]["http-scheme"] = json!("ftp")),
+            ),
+            (
+                "request.headers[0]",
+                Box::new(|t| t["request"]["headers"] = json!(["x:%%"])),
+            ),
+            (
+                "request.body.length",
+                Box::new(|t| t["request"]["body"]["length"] = json!(9)),
+            ),
+            (
+                "request.connection.server-port",
+                Box::new(|t| t["request"]["connection"]["server-port"] = json!("443")),
+            ),
+            (
+                "response.status-code",
+                Box::new(|t| t["response"]["status-code"] = json!(200)),
+            ),
+            (
+                "txn-meta-data",
+                Box::new(|t| {
+                    t.as_object_mut()
+                        .unwrap()
+                        .remove("txn-meta-data")
+                        .map(|_| ())
+                        .unwrap()
+                }),
+            ),
         ];
         for (field, break_it) in cases {
             let mut t = valid();

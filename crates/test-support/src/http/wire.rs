@@ -187,10 +187,7 @@ pub async fn write_response<W: AsyncWrite + Unpin>(
 }
 
 /// Write `req` to an upstream, asking it to close the connection after answering.
-pub async fn write_request<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    req: &Request,
-) -> std::io::Result<()> {
+pub async fn write_request<W: AsyncWrite + Unpin>(w: &mut W, req: &Request) -> std::io::Result<()> {
     let mut out = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
     for (k, v) in &req.headers {
         if !is_framing(k) {

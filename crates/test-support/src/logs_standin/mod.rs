@@ -201,7 +201,12 @@ fn request_id() -> String {
     format!("standin-{:012}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn handle(req: Request, state: &Mutex<State>, corpus: &Corpus, cfg: &StandinConfig) -> Response {
+async fn handle(
+    req: Request,
+    state: &Mutex<State>,
+    corpus: &Corpus,
+    cfg: &StandinConfig,
+) -> Response {
     let target = req.header("x-amz-target").unwrap_or_default().to_string();
     let op = target
         .strip_prefix("Logs_20140328.")
@@ -230,7 +235,11 @@ async fn handle(req: Request, state: &Mutex<State>, corpus: &Corpus, cfg: &Stand
 }
 
 fn count_other(state: &Mutex<State>, op: &str) {
-    *lock(state).counters.other_calls.entry(op.to_string()).or_default() += 1;
+    *lock(state)
+        .counters
+        .other_calls
+        .entry(op.to_string())
+        .or_default() += 1;
 }
 
 /// A group name from `logGroupName` or `logGroupIdentifier` (name or ARN).
@@ -294,7 +303,10 @@ async fn filter_log_events(
         );
     };
     let start = body.get("startTime").and_then(Value::as_i64).unwrap_or(0);
-    let end = body.get("endTime").and_then(Value::as_i64).unwrap_or(i64::MAX);
+    let end = body
+        .get("endTime")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
     let limit = body
         .get("limit")
         .and_then(Value::as_u64)
@@ -345,7 +357,8 @@ async fn filter_log_events(
     }
     out.extend_from_slice(b"],\"searchedLogStreams\":[]");
     if let Some(p) = page.next {
-        let token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Token { g: group, p }).unwrap_or_default());
+        let token =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Token { g: group, p }).unwrap_or_default());
         out.extend_from_slice(format!(",\"nextToken\":\"{token}\"").as_bytes());
     }
     out.push(b'}');
@@ -409,16 +422,15 @@ fn subscription_filters(
     let mut s = lock(state);
     let list = s.filters.entry(name.clone()).or_default();
     match op {
-        "DescribeSubscriptionFilters" => {
-            ok(json!({"subscriptionFilters": list.clone()}).to_string().into_bytes())
-        }
+        "DescribeSubscriptionFilters" => ok(json!({"subscriptionFilters": list.clone()})
+            .to_string()
+            .into_bytes()),
         "PutSubscriptionFilter" => {
-            let existing = list.iter().position(|f| f["filterName"] == filter_name.as_str());
+            let existing = list
+                .iter()
+                .position(|f| f["filterName"] == filter_name.as_str());
             if existing.is_none() && list.len() >= cfg.filters_per_group {
-                return error(
-                    "LimitExceededException",
-                    "Resource limit exceeded.",
-                );
+                return error("LimitExceededException", "Resource limit exceeded.");
             }
             let filter = json!({
                 "filterName": filter_name,

@@ -66,7 +66,7 @@ pub fn page(
 ) -> Page {
     let list = &corpus.events[group];
     let base = corpus.spec.start_ms;
-    let off = |t: i64| (t - base).clamp(-1, i64::from(u32::MAX)) ;
+    let off = |t: i64| (t - base).clamp(-1, i64::from(u32::MAX));
     let lo = if off(start) < 0 {
         0
     } else {
@@ -143,7 +143,9 @@ mod tests {
             .filter(|&i| (t..=t + 2_000).contains(&c.timestamp(&list[i])))
             .collect();
         assert_eq!(got, want);
-        assert!(pages.iter().all(|p| p.events.len() <= 30 && p.bytes <= 3_000));
+        assert!(pages
+            .iter()
+            .all(|p| p.events.len() <= 30 && p.bytes <= 3_000));
     }
 
     #[test]
@@ -153,7 +155,10 @@ mod tests {
         let cutoff = c.ingestion_time(&list[list.len() / 2]);
         let pages = all_pages(&c, 0, i64::MAX, PageLimits::default(), cutoff);
         let got: usize = pages.iter().map(|p| p.events.len()).sum();
-        let visible = list.iter().filter(|e| c.ingestion_time(e) <= cutoff).count();
+        let visible = list
+            .iter()
+            .filter(|e| c.ingestion_time(e) <= cutoff)
+            .count();
         assert_eq!(got, visible);
         let limits = PageLimits {
             max_scan: 10,
@@ -176,10 +181,32 @@ mod tests {
             max_scan: usize::MAX,
         };
         let all = usize::MAX;
-        let p = page(&c, 0, 0, i64::MAX, None, all, limits, i64::MAX, &releases, |_| 1);
+        let p = page(
+            &c,
+            0,
+            0,
+            i64::MAX,
+            None,
+            all,
+            limits,
+            i64::MAX,
+            &releases,
+            |_| 1,
+        );
         assert_eq!(p.events.len(), n - held);
         releases[3] = Some(5);
-        let p = page(&c, 0, 0, i64::MAX, None, all, limits, i64::MAX, &releases, |_| 1);
+        let p = page(
+            &c,
+            0,
+            0,
+            i64::MAX,
+            None,
+            all,
+            limits,
+            i64::MAX,
+            &releases,
+            |_| 1,
+        );
         assert_eq!(p.events.len(), n);
     }
 }

@@ -283,13 +283,20 @@ impl RuntimeApi {
         )
     }
 
-    /// Wait for invocation `id`'s final outcome.
+    /// Wait for invocation `id`'s final outcome (and the stats lines of its answered
+    /// attempts: a process prints its stats line before it answers, but the pipe is read by
+    /// another thread).
     pub fn wait(&self, id: u64, timeout: Duration) -> Option<InvocationRecord> {
         let deadline = Instant::now() + timeout;
         let mut inner = lock(&self.shared);
         loop {
-            if inner.invocations.get(&id).is_some_and(|i| i.outcome.is_some()) {
-                return Some(record(&inner, id));
+            if inner
+                .invocations
+                .get(&id)
+                .is_some_and(|i| i.outcome.is_some())
+            {
+                drop(inner);
+                return Some(self.record_with_stats(id));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -326,6 +333,8 @@ impl RuntimeApi {
         let mut inner = lock(&self.shared);
         loop {
             if inner.unsettled == 0 {
+                drop(inner);
+                self.await_stats_lines();
                 return true;
             }
             let now = Instant::now();
@@ -338,6 +347,39 @@ impl RuntimeApi {
                 .wait_timeout(inner, (deadline - now).min(Duration::from_millis(200)))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+        }
+    }
+
+    /// Until every answered attempt's stats line has been read from its pipe (at most 2 s).
+    fn await_stats_lines(&self) {
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            let behind = lock(&self.shared).sandboxes.iter().any(|s| {
+                let logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
+                (logs.totals.get("stats_lines").copied().unwrap_or(0.0) as usize) < s.answered.len()
+            });
+            if !behind {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn record_with_stats(&self, id: u64) -> InvocationRecord {
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            let rec = record(&lock(&self.shared), id);
+            let keep = lock(&self.shared).config.keep_stats;
+            let missing = rec.attempts.iter().any(|a| {
+                matches!(
+                    a.outcome,
+                    Some(Outcome::Response(_)) | Some(Outcome::Error(_))
+                ) && a.stats.is_none()
+            });
+            if !keep || !missing || Instant::now() >= until {
+                return rec;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -394,7 +436,13 @@ impl RuntimeApi {
         inner
             .sandboxes
             .iter()
-            .map(|s| s.logs.lock().unwrap_or_else(|p| p.into_inner()).lines.clone())
+            .map(|s| {
+                s.logs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .lines
+                    .clone()
+            })
             .collect()
     }
 
@@ -558,10 +606,7 @@ fn step(shared: &Shared) -> usize {
     }
 
     // Hand ready invocations to idle processes; count what needs a new process.
-    loop {
-        let Some(free) = inner.sandboxes.iter().position(Sandbox::free) else {
-            break;
-        };
+    while let Some(free) = inner.sandboxes.iter().position(Sandbox::free) {
         let Some(entry) = inner.queue.pop_ready(now) else {
             break;
         };
@@ -581,7 +626,10 @@ fn step(shared: &Shared) -> usize {
 
 fn assign(inner: &mut Inner, sandbox: usize, id: u64, now: Instant) {
     let started = now.duration_since(inner.started);
-    let inv = inner.invocations.get_mut(&id).expect("queued invocation exists");
+    let inv = inner
+        .invocations
+        .get_mut(&id)
+        .expect("queued invocation exists");
     if matches!(inv.source, Source::Kinesis { .. }) {
         // Each event source mapping invoke is a new request.
         inv.request_id = inner.rng.uuid();
@@ -702,21 +750,24 @@ async fn spawn_sandbox(shared: &Arc<Shared>) {
         (inner.config.clone(), inner.sandboxes.len())
     };
     let mut env = config.env.clone();
-    let log_stream = format!(
-        "2026/01/01/[$LATEST]{}",
-        lock(shared).rng.hex(32)
-    );
+    let log_stream = format!("2026/01/01/[$LATEST]{}", lock(shared).rng.hex(32));
     for (k, v) in [
         ("AWS_LAMBDA_RUNTIME_API", addr.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_mb.to_string(),
+        ),
         (
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{}", config.function_name),
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream),
-        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_string()),
+        (
+            "AWS_EXECUTION_ENV",
+            "AWS_Lambda_provided.al2023".to_string(),
+        ),
         ("_HANDLER", "bootstrap".to_string()),
     ] {
         if !env.iter().any(|(ek, _)| ek == k) {
@@ -751,7 +802,10 @@ async fn spawn_sandbox(shared: &Arc<Shared>) {
             let mut inner = lock(shared);
             let now = Instant::now();
             if let Some(entry) = inner.queue.pop_ready(now) {
-                let inv = inner.invocations.get_mut(&entry.invocation).expect("exists");
+                let inv = inner
+                    .invocations
+                    .get_mut(&entry.invocation)
+                    .expect("exists");
                 inv.outcome = Some(Outcome::Crash(format!("cannot start bootstrap: {e}")));
                 inner.unsettled -= 1;
                 if let Some(l) = entry.lane {
@@ -781,11 +835,18 @@ fn invalid_request_id() -> Response {
     )
 }
 
-async fn runtime_call(shared: &Arc<Shared>, index: usize, notify: Arc<Notify>, req: Request) -> Response {
+async fn runtime_call(
+    shared: &Arc<Shared>,
+    index: usize,
+    notify: Arc<Notify>,
+    req: Request,
+) -> Response {
     let path = req.path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method.as_str(), parts.as_slice()) {
-        ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => next(shared, index, notify).await,
+        ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+            next(shared, index, notify).await
+        }
         ("POST", ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")]) => {
             let body = String::from_utf8_lossy(&req.body).into_owned();
             let outcome = if *kind == "response" {
@@ -795,7 +856,9 @@ async fn runtime_call(shared: &Arc<Shared>, index: usize, notify: Arc<Notify>, r
             };
             answered(shared, index, id, outcome)
         }
-        ("POST", ["2018-06-01", "runtime", "init", "error"]) => init_error(shared, index, &req.body),
+        ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
+            init_error(shared, index, &req.body)
+        }
         _ => Response::new(404, "unknown runtime API path"),
     }
 }

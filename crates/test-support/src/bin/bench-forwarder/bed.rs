@@ -69,7 +69,8 @@ impl Bed {
             moto_resources::create_secret(&addr, &format!("cequence-{prefix}"), "test-secret")
                 .expect("create the client secret in moto");
         let mut env = ForwarderEnv::new(&prefix, &self.moto.endpoint(), &standin.endpoint());
-        moto_resources::create_state_table(&addr, &env.state_table).expect("create the state table");
+        moto_resources::create_state_table(&addr, &env.state_table)
+            .expect("create the state table");
         moto_resources::create_bucket(&addr, &env.spool_bucket).expect("create the spool bucket");
         env.secret_arn = secret_arn;
         env.auth_endpoint = fake.auth_endpoint();
@@ -86,7 +87,13 @@ impl Bed {
     }
 
     /// The function: memory and timeout as given, `cgroup` when limits should apply.
-    pub fn function(&self, env: &ForwarderEnv, memory_mb: u32, timeout: Duration, limited: bool) -> FunctionConfig {
+    pub fn function(
+        &self,
+        env: &ForwarderEnv,
+        memory_mb: u32,
+        timeout: Duration,
+        limited: bool,
+    ) -> FunctionConfig {
         let mut f = FunctionConfig::new(&self.args.bootstrap, env.vars());
         f.memory_mb = memory_mb;
         f.timeout = timeout;

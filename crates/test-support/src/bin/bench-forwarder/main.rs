@@ -41,8 +41,10 @@ fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string()))
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+            })
         })
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -103,7 +105,10 @@ fn main() {
         "edge_latency_ms": a.edge_latency.as_millis() as u64,
         "rows": rows,
     });
-    match std::fs::write(&a.json, serde_json::to_string_pretty(&json).unwrap_or_default()) {
+    match std::fs::write(
+        &a.json,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    ) {
         Ok(()) => eprintln!("wrote {}", a.json.display()),
         Err(e) => eprintln!("cannot write {}: {e}", a.json.display()),
     }

@@ -74,7 +74,11 @@ pub fn poll_once(bed: &Bed, tps: f64) -> Row {
     let mut api = RuntimeApi::start(f);
     eprintln!("{name}: one tick over {} events", run.corpus.event_count());
     let rec = api
-        .invoke_and_wait(scheduler_event(now_ms()), Source::Schedule, Duration::from_secs(1_900))
+        .invoke_and_wait(
+            scheduler_event(now_ms()),
+            Source::Schedule,
+            Duration::from_secs(1_900),
+        )
         .expect("the tick ends");
     let processes = api.shutdown();
     let totals = api.stats_totals();
@@ -150,7 +154,15 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
     if let Some(n) = api.cgroup_note() {
         note.push_str(&format!("; no cgroup: {n}"));
     }
-    row(&name, Some(memory), Some(tps), &records, &processes, &run, note)
+    row(
+        &name,
+        Some(memory),
+        Some(tps),
+        &records,
+        &processes,
+        &run,
+        note,
+    )
 }
 
 /// Every payload as an async invocation (2 retries), at `push_concurrency`.
@@ -167,9 +179,15 @@ pub fn push_direct(bed: &Bed) -> Row {
     let mut api = RuntimeApi::start(f);
     let window = 1_000;
     let total = payloads::payloads(&run.corpus, window).count();
-    eprintln!("{name}: {total} payloads at concurrency {}", bed.args.push_concurrency);
+    eprintln!(
+        "{name}: {total} payloads at concurrency {}",
+        bed.args.push_concurrency
+    );
     let source = Source::Async { retries: 2 };
-    api.invoke(payloads::awslogs_event(&payloads::control_message(&run.corpus)), source.clone());
+    api.invoke(
+        payloads::awslogs_event(&payloads::control_message(&run.corpus)),
+        source.clone(),
+    );
     let depth = bed.args.push_concurrency * 4;
     let started = Instant::now();
     for (n, p) in payloads::payloads(&run.corpus, window).enumerate() {
@@ -179,7 +197,10 @@ pub fn push_direct(bed: &Bed) -> Row {
         let gz = payloads::gzip(&payloads::payload_json(&run.corpus, &p));
         api.invoke(payloads::awslogs_event(&gz), source.clone());
         if bed.args.verbose && n % 5_000 == 0 {
-            eprintln!("{name}: {n} payloads queued after {:.0} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "{name}: {n} payloads queued after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     api.wait_all(Duration::from_secs(24 * 3600));
@@ -253,7 +274,9 @@ pub fn push_kinesis(bed: &Bed) -> Row {
     let knows = answers.iter().any(|b| b.contains("batchItemFailures"));
     let mut note = format!("{batches} batches over {shards} shards");
     if !knows {
-        let sample = answers.first().map_or("nothing", |b| &b[..b.len().min(120)]);
+        let sample = answers
+            .first()
+            .map_or("nothing", |b| &b[..b.len().min(120)]);
         note.push_str(&format!(
             "; the forwarder does not know the Kinesis event: it answered {sample}"
         ));

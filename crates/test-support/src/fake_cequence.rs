@@ -16,25 +16,26 @@
 //! It runs on its own thread and runtime, so it keeps serving while a test blocks on a child
 //! process or on a current-thread runtime.
 
+mod auth;
+mod edge;
 pub mod faults;
 pub mod received;
 pub mod schema;
 
+pub use auth::unsigned_jwt;
+
 pub use crate::http;
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::background::Background;
-use faults::{Answer, Fault, PostView};
+use faults::{Answer, Fault};
 use http::{Request, Response};
 use received::{Received, Summary};
 
@@ -319,28 +320,6 @@ impl FakeCequence {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// An unsigned JWT (`alg: none`): the forwarder only reads `exp` and never verifies.
-pub fn unsigned_jwt(claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{payload}.")
-}
-
-/// `(jti, exp)` of a token this fake issued, read from the token itself.
-fn jwt_claims(token: &str) -> Option<(String, u64)> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((v.get("jti")?.as_str()?.to_string(), v.get("exp")?.as_u64()?))
-}
-
 fn error(status: u16, error: &str, detail: Value) -> Response {
     let mut body = json!({"error": error});
     if let (Some(b), Value::Object(d)) = (body.as_object_mut(), detail) {
@@ -351,8 +330,8 @@ fn error(status: u16, error: &str, detail: Value) -> Response {
 
 async fn handle(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Response {
     match (req.method.as_str(), req.path()) {
-        ("POST", AUTH_PATH) => issue_token(&req, &mut lock(state), config),
-        ("POST", EDGE_PATH) => edge(req, state, config).await,
+        ("POST", AUTH_PATH) => auth::issue_token(&req, &mut lock(state), config),
+        ("POST", EDGE_PATH) => edge::edge(req, state, config).await,
         ("GET", "/_received") => {
             let s = lock(state);
             let mut v =
@@ -366,239 +345,6 @@ async fn handle(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Resp
             Response::new(404, "not found")
         }
     }
-}
-
-fn issue_token(req: &Request, s: &mut State, config: &FakeConfig) -> Response {
-    s.counters.token_requests += 1;
-    if s.auth_down {
-        return error(503, "temporarily_unavailable", Value::Null);
-    }
-    let form: std::collections::BTreeMap<String, String> = String::from_utf8_lossy(&req.body)
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-        .collect();
-    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if get("grant_type") != "client_credentials" {
-        return error(400, "unsupported_grant_type", Value::Null);
-    }
-    if get("client_id") != config.client_id || get("client_secret") != s.client_secret {
-        s.counters.token_invalid_client += 1;
-        return error(
-            401,
-            "invalid_client",
-            json!({"error_description": "Invalid client or Invalid client credentials"}),
-        );
-    }
-    let now = now_secs();
-    let lifetime = s.token_lifetime.as_secs();
-    s.counters.tokens_issued += 1;
-    let jti = format!("fake-{}", s.counters.tokens_issued);
-    let token = unsigned_jwt(&json!({
-        "iat": now,
-        "exp": now + lifetime,
-        "azp": config.client_id,
-        "jti": jti,
-    }));
-    s.issued.insert(jti);
-    Response::json(
-        200,
-        &json!({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}),
-    )
-}
-
-/// Why a token is refused, if it is.
-fn token_problem(req: &Request, s: &State) -> Option<&'static str> {
-    let token = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    match jwt_claims(token) {
-        Some((jti, _)) if !s.issued.contains(&jti) || s.revoked.contains(&jti) => {
-            Some("invalid_token")
-        }
-        Some((_, exp)) if exp <= now_secs() => Some("token_expired"),
-        Some(_) => None,
-        None => Some("invalid_token"),
-    }
-}
-
-fn answer(a: &Answer, s: &mut State) -> Response {
-    match a {
-        Answer::Status(code) => {
-            s.counters.edge_failed_injected += 1;
-            let r = error(*code, "injected failure", json!({"status": code}));
-            if *code == 429 {
-                r.with_header("retry-after", "1")
-            } else {
-                r
-            }
-        }
-        Answer::Redirect(location) => {
-            s.counters.edge_redirected += 1;
-            Response::new(302, "").with_header("location", location)
-        }
-        Answer::Hang => Response::new(504, "gateway timeout"),
-    }
-}
-
-async fn edge(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Response {
-    let delay = {
-        let mut s = lock(state);
-        s.counters.edge_requests += 1;
-        if s.delay_next > 0 {
-            s.delay_next -= 1;
-            Some(s.delay)
-        } else {
-            None
-        }
-    };
-    if let Some(d) = delay {
-        tokio::time::sleep(d).await;
-    }
-    // Infrastructure in front of the Edge answers before authentication.
-    let infra = {
-        let mut s = lock(state);
-        faults::take(&mut s.faults, None, Instant::now())
-    };
-    if let Some(a) = infra {
-        if a == Answer::Hang {
-            lock(state).counters.edge_hung += 1;
-            loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let s = lock(state);
-                let now = Instant::now();
-                if !s
-                    .faults
-                    .iter()
-                    .any(|f| f.answer == Answer::Hang && f.active(now))
-                {
-                    break;
-                }
-            }
-        }
-        return answer(&a, &mut lock(state));
-    }
-    {
-        let mut s = lock(state);
-        if let Some(why) = token_problem(&req, &s) {
-            s.counters.edge_unauthorized += 1;
-            if why == "token_expired" {
-                s.counters.edge_expired_token += 1;
-            }
-            return error(401, why, Value::Null);
-        }
-        if s.fail_next > 0 {
-            s.fail_next -= 1;
-            s.counters.edge_failed_injected += 1;
-            return error(500, "injected failure", Value::Null);
-        }
-    }
-    let gzip = req
-        .header("content-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let (mode, body_limit) = {
-        let s = lock(state);
-        (s.gzip, s.body_limit)
-    };
-    let body = if gzip && mode != GzipMode::IgnoreEncoding {
-        let mut s = lock(state);
-        s.counters.gzip_requests += 1;
-        if mode == GzipMode::Reject415 {
-            s.counters.gzip_rejected += 1;
-            return error(415, "gzip not accepted", Value::Null);
-        }
-        drop(s);
-        let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(req.body.as_slice())
-            .read_to_end(&mut out)
-            .is_err()
-        {
-            return error(400, "bad gzip", Value::Null);
-        }
-        out
-    } else {
-        if gzip {
-            lock(state).counters.gzip_requests += 1;
-        }
-        req.body
-    };
-    if body.len() > body_limit {
-        lock(state).counters.edge_too_large += 1;
-        return error(
-            413,
-            "payload too large",
-            json!({"limit": body_limit, "size": body.len()}),
-        );
-    }
-    let parsed = serde_json::from_slice::<Value>(&body);
-    let data = match parsed {
-        Ok(Value::Object(mut doc)) => match doc.remove("data") {
-            Some(Value::Array(data)) => data,
-            _ => return error(400, "missing data array", Value::Null),
-        },
-        _ => {
-            lock(state).counters.edge_not_json += 1;
-            return error(400, "body is not JSON", Value::Null);
-        }
-    };
-    if data.len() > MAX_TRANSACTIONS {
-        lock(state).counters.edge_too_many += 1;
-        return error(
-            400,
-            "too many transactions",
-            json!({"limit": MAX_TRANSACTIONS, "count": data.len()}),
-        );
-    }
-    for (i, t) in data.iter().enumerate() {
-        if let Err(e) = schema::check(t) {
-            let id = received::transaction_id(t).to_string();
-            let mut s = lock(state);
-            s.counters.edge_schema_rejected += 1;
-            s.schema_errors.insert((id.clone(), e.field.clone()));
-            return error(
-                400,
-                "invalid transaction",
-                json!({"index": i, "transaction-id": id, "field": e.field, "message": e.message}),
-            );
-        }
-    }
-    let ids: Vec<String> = data
-        .iter()
-        .map(|t| received::transaction_id(t).to_string())
-        .collect();
-    let latency = {
-        let mut s = lock(state);
-        let view = PostView {
-            body_len: body.len(),
-            ids: &ids,
-        };
-        if let Some(a) = faults::take(&mut s.faults, Some(&view), Instant::now()) {
-            return answer(&a, &mut s);
-        }
-        s.latency
-    };
-    if let Some(path) = &config.record_file {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            for t in &data {
-                let _ = writeln!(f, "{t}");
-            }
-        }
-    }
-    let n = data.len();
-    {
-        let mut s = lock(state);
-        s.counters.edge_accepted += 1;
-        s.received.add(data);
-    }
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    Response::json(200, &json!({"received": n}))
 }
 
 /// `POST /_control` with any of `{"fail_next":N, "delay_next":N, "delay_ms":M,
@@ -638,34 +384,12 @@ fn control(req: &Request, s: &mut State) -> Response {
     Response::json(200, &json!({"ok": true}))
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::auth::{jwt_claims, percent_decode};
     use super::*;
     use crate::http::client;
+    use std::io::Write;
 
     #[test]
     fn percent_decoding_handles_escapes_and_plus() {

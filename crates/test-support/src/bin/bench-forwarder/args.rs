@@ -32,7 +32,7 @@ usage: bench-forwarder --bootstrap PATH [options]
   --edge-latency-ms MS   fake Edge time per accepted post (default 50)
   --seed N               corpus seed (default 1)
   --no-cgroup            never limit memory/CPU (cgroups are used when writable)
-  --json PATH            also write the table as JSON (default bench-forwarder.json)
+  --json PATH            also write the table as JSON (default target/bench-forwarder.json)
   --describe             print the corpus model's numbers and exit
   --verbose              print each invocation as it ends
 ";
@@ -84,7 +84,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Args {
         edge_latency: Duration::from_millis(50),
         seed: 1,
         cgroup: true,
-        json: PathBuf::from("bench-forwarder.json"),
+        json: PathBuf::from("target/bench-forwarder.json"),
         describe: false,
         verbose: false,
     };

@@ -1,30 +1,61 @@
-//! A local fake of the Cequence UAP auth + Edge endpoints, behaving like the real ones where
-//! the forwarder depends on it: client-credentials tokens that expire (JWT `exp`), 401 for an
-//! expired or unknown token, gzip request bodies, and failures on demand (500s, delays, auth
-//! down, gzip refused) so tests can prove that an outage delays data and never drops it.
+//! A local fake of the Cequence UAP auth + Edge endpoints that plays the real service's parts
+//! the forwarder depends on:
+//! * client-credentials tokens whose JWT `exp` really passes: the 401 decision is made from
+//!   the presented token's own `exp` (server-side revocation is also possible);
+//! * `invalid_client` (401) for a wrong secret, and a secret that can be rotated at run time;
+//! * the Edge limits: at most 250 transactions (400) and a body-size limit (413, default
+//!   10 MB, on the decoded body), each transaction checked against the SPEC §6 schema (400
+//!   naming the transaction and the field);
+//! * gzip bodies decoded, refused with 415, or — like a proxy that ignores
+//!   `Content-Encoding` — read as plain JSON and so answered 400;
+//! * injectable answers (`faults`): 5xx, 429, 302, hangs ending in 504, 4xx for a poison
+//!   transaction or for bodies over a size, by count or time window;
+//! * a bench mode keeping only ids and flags, and a `/_received` summary against an
+//!   expected list.
 //!
 //! It runs on its own thread and runtime, so it keeps serving while a test blocks on a child
 //! process or on a current-thread runtime.
 
-pub mod http;
+mod auth;
+mod edge;
+pub mod faults;
+pub mod received;
+pub mod schema;
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
+pub use auth::unsigned_jwt;
+
+pub use crate::http;
+
+use std::collections::{BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
+use crate::background::Background;
+use faults::{Answer, Fault};
 use http::{Request, Response};
+use received::{Received, Summary};
 
 /// Path of the token endpoint, as on a real tenant.
 pub const AUTH_PATH: &str = "/auth/realms/cequence/protocol/openid-connect/token";
 /// Path of the transactions endpoint, as on a real tenant.
 pub const EDGE_PATH: &str = "/api-transactions";
+/// The Edge's limits (SPEC §6).
+pub const MAX_TRANSACTIONS: usize = 250;
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// How gzip-encoded posts are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GzipMode {
+    Accept,
+    /// 415, like an Edge that does not accept compression.
+    Reject415,
+    /// The body is read as if it were plain (a proxy that drops `Content-Encoding`): 400.
+    IgnoreEncoding,
+}
 
 /// What the fake starts with.
 #[derive(Debug, Clone)]
@@ -35,8 +66,13 @@ pub struct FakeConfig {
     pub token_lifetime: Duration,
     /// Append every received transaction as one JSON line to this file.
     pub record_file: Option<PathBuf>,
-    /// Answer gzip-encoded posts with 415, like an Edge that does not accept compression.
+    /// Answer gzip-encoded posts with 415 (`GzipMode::Reject415`).
     pub reject_gzip: bool,
+    /// Keep only ids and flags of what was received.
+    pub bench: bool,
+    /// Time taken to accept a post.
+    pub latency: Duration,
+    pub workers: usize,
 }
 
 impl Default for FakeConfig {
@@ -47,6 +83,9 @@ impl Default for FakeConfig {
             token_lifetime: Duration::from_secs(1800),
             record_file: None,
             reject_gzip: false,
+            bench: false,
+            latency: Duration::ZERO,
+            workers: 1,
         }
     }
 }
@@ -56,34 +95,55 @@ impl Default for FakeConfig {
 pub struct Counters {
     pub token_requests: u64,
     pub tokens_issued: u64,
+    pub token_invalid_client: u64,
     pub edge_requests: u64,
     pub edge_accepted: u64,
+    /// Every 401 from the Edge.
     pub edge_unauthorized: u64,
+    /// 401s for a token whose JWT `exp` had passed.
+    pub edge_expired_token: u64,
     pub edge_failed_injected: u64,
+    pub edge_redirected: u64,
+    pub edge_hung: u64,
+    pub edge_too_many: u64,
+    pub edge_too_large: u64,
+    pub edge_schema_rejected: u64,
+    pub edge_not_json: u64,
     pub gzip_requests: u64,
     pub gzip_rejected: u64,
+    /// Requests to any other path (e.g. a client that followed a redirect).
+    pub other_paths: u64,
 }
 
-#[derive(Default)]
 struct State {
-    /// token -> expiry (epoch seconds)
-    tokens: BTreeMap<String, u64>,
-    received: Vec<Value>,
+    issued: HashSet<String>,
+    revoked: HashSet<String>,
+    received: Received,
+    expected: Option<HashSet<String>>,
     counters: Counters,
     fail_next: u32,
     delay_next: u32,
     delay: Duration,
     auth_down: bool,
     token_lifetime: Duration,
-    reject_gzip: bool,
+    client_secret: String,
+    gzip: GzipMode,
+    body_limit: usize,
+    latency: Duration,
+    faults: Vec<Fault>,
+    /// Schema errors answered, `(transaction-id, field)`.
+    schema_errors: BTreeSet<(String, String)>,
 }
 
 /// A running fake; stops when dropped.
 pub struct FakeCequence {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl FakeCequence {
@@ -95,39 +155,43 @@ impl FakeCequence {
     /// Start with `config` on `port` (0 = any free port).
     pub fn start_with(config: FakeConfig, port: u16) -> Self {
         let state = Arc::new(Mutex::new(State {
+            issued: HashSet::new(),
+            revoked: HashSet::new(),
+            received: Received::new(config.bench),
+            expected: None,
+            counters: Counters::default(),
+            fail_next: 0,
+            delay_next: 0,
+            delay: Duration::ZERO,
+            auth_down: false,
             token_lifetime: config.token_lifetime,
-            reject_gzip: config.reject_gzip,
-            ..State::default()
+            client_secret: config.client_secret.clone(),
+            gzip: if config.reject_gzip {
+                GzipMode::Reject415
+            } else {
+                GzipMode::Accept
+            },
+            body_limit: DEFAULT_BODY_LIMIT,
+            latency: config.latency,
+            faults: Vec::new(),
+            schema_errors: BTreeSet::new(),
         }));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let handler_state = state.clone();
+        let workers = config.workers;
         let config = Arc::new(config);
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("fake cequence runtime");
-            rt.block_on(async move {
-                let handler: http::Handler = Arc::new(move |req| {
-                    let state = handler_state.clone();
-                    let config = config.clone();
-                    Box::pin(async move { handle(req, &state, &config).await })
-                });
-                let addr = http::serve(SocketAddr::from(([127, 0, 0, 1], port)), handler)
-                    .await
-                    .expect("bind fake cequence");
-                addr_tx.send(addr).expect("report address");
-                let _ = shutdown_rx.await;
-            });
+        let handler: http::Handler = Arc::new(move |req| {
+            let state = handler_state.clone();
+            let config = config.clone();
+            Box::pin(async move { handle(req, &state, &config).await })
         });
-        let addr = addr_rx.recv().expect("fake cequence started");
+        let server = Background::start("fake-cequence", port, workers, move |l| {
+            http::serve_listener(l, handler)
+        })
+        .expect("bind fake cequence");
         Self {
-            addr,
+            addr: server.addr(),
             state,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -147,23 +211,48 @@ impl FakeCequence {
         format!("{}{EDGE_PATH}", self.base_url())
     }
 
-    /// Every transaction received, in arrival order (duplicates included).
+    /// Every transaction received, in arrival order (duplicates included; empty in bench mode).
     pub fn received(&self) -> Vec<Value> {
-        self.lock().received.clone()
+        self.lock().received.full().to_vec()
     }
 
-    /// `transaction-id` of every transaction received, in arrival order.
+    /// `transaction-id` of every transaction received, in arrival order (not in bench mode).
     pub fn received_ids(&self) -> Vec<String> {
-        self.lock().received.iter().map(transaction_id).collect()
+        self.lock().received.ids_in_order().to_vec()
+    }
+
+    /// How often a transaction id was received.
+    pub fn times_received(&self, id: &str) -> u32 {
+        self.lock().received.count_of(id)
     }
 
     /// Ids received more than once.
     pub fn duplicate_ids(&self) -> Vec<String> {
-        duplicates(&self.received_ids())
+        self.lock().received.duplicate_ids()
+    }
+
+    /// Counts, duplicates and (with `set_expected`) what is missing.
+    pub fn summary(&self) -> Summary {
+        let s = self.lock();
+        s.received.summary(s.expected.as_ref())
+    }
+
+    /// The ids the summary checks against.
+    pub fn set_expected(&self, ids: impl IntoIterator<Item = String>) {
+        self.lock().expected = Some(ids.into_iter().collect());
+    }
+
+    pub fn clear_received(&self) {
+        self.lock().received.clear();
     }
 
     pub fn counters(&self) -> Counters {
         self.lock().counters.clone()
+    }
+
+    /// `(transaction-id, field)` of every schema error answered.
+    pub fn schema_errors(&self) -> Vec<(String, String)> {
+        self.lock().schema_errors.iter().cloned().collect()
     }
 
     /// The next `n` edge posts answer 500.
@@ -180,6 +269,16 @@ impl FakeCequence {
         s.delay = delay;
     }
 
+    /// Add an injected answer (see `faults`).
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    /// Drop every injected answer; hung posts then end with 504.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     /// While down, the token endpoint answers 503.
     pub fn set_auth_down(&self, down: bool) {
         self.lock().auth_down = down;
@@ -190,197 +289,70 @@ impl FakeCequence {
         self.lock().token_lifetime = lifetime;
     }
 
-    /// Make every token issued so far expired, as if time had passed.
+    /// Rotate the client secret: the old one gets `invalid_client` from now on (tokens
+    /// already issued stay valid until their `exp`).
+    pub fn set_client_secret(&self, secret: &str) {
+        self.lock().client_secret = secret.to_string();
+    }
+
+    pub fn set_gzip_mode(&self, mode: GzipMode) {
+        self.lock().gzip = mode;
+    }
+
+    /// Largest decoded body accepted (413 above).
+    pub fn set_body_limit(&self, bytes: usize) {
+        self.lock().body_limit = bytes;
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// Revoke every token issued so far (server-side), although its `exp` has not passed.
     pub fn expire_tokens(&self) {
-        for exp in self.lock().tokens.values_mut() {
-            *exp = 0;
-        }
+        let mut s = self.lock();
+        let issued: Vec<String> = s.issued.iter().cloned().collect();
+        s.revoked.extend(issued);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 }
 
-impl Drop for FakeCequence {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+fn error(status: u16, error: &str, detail: Value) -> Response {
+    let mut body = json!({"error": error});
+    if let (Some(b), Value::Object(d)) = (body.as_object_mut(), detail) {
+        b.extend(d);
     }
-}
-
-fn transaction_id(v: &Value) -> String {
-    v.get("transaction-id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn duplicates(ids: &[String]) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut dups: Vec<String> = ids
-        .iter()
-        .filter(|id| !seen.insert(id.as_str()))
-        .cloned()
-        .collect();
-    dups.sort();
-    dups.dedup();
-    dups
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// An unsigned JWT (`alg: none`): the forwarder only reads `exp` and never verifies.
-pub fn unsigned_jwt(claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{payload}.")
+    Response::json(status, &body)
 }
 
 async fn handle(req: Request, state: &Mutex<State>, config: &FakeConfig) -> Response {
-    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
     match (req.method.as_str(), req.path()) {
-        ("POST", AUTH_PATH) => issue_token(&req, &mut lock(), config),
-        ("POST", EDGE_PATH) => {
-            let delay = {
-                let mut s = lock();
-                if s.delay_next > 0 {
-                    s.delay_next -= 1;
-                    Some(s.delay)
-                } else {
-                    None
-                }
-            };
-            if let Some(d) = delay {
-                tokio::time::sleep(d).await;
-            }
-            receive(&req, &mut lock(), config)
-        }
+        ("POST", AUTH_PATH) => auth::issue_token(&req, &mut lock(state), config),
+        ("POST", EDGE_PATH) => edge::edge(req, state, config).await,
         ("GET", "/_received") => {
-            let s = lock();
-            let ids: Vec<String> = s.received.iter().map(transaction_id).collect();
-            Response::json(
-                200,
-                &json!({
-                    "count": ids.len(),
-                    "unique": ids.iter().collect::<HashSet<_>>().len(),
-                    "duplicates": duplicates(&ids),
-                    "counters": s.counters,
-                }),
-            )
+            let s = lock(state);
+            let mut v =
+                serde_json::to_value(s.received.summary(s.expected.as_ref())).unwrap_or_default();
+            v["counters"] = serde_json::to_value(&s.counters).unwrap_or_default();
+            Response::json(200, &v)
         }
-        ("POST", "/_control") => control(&req, &mut lock()),
-        _ => Response::new(404, "not found"),
-    }
-}
-
-fn issue_token(req: &Request, s: &mut State, config: &FakeConfig) -> Response {
-    s.counters.token_requests += 1;
-    if s.auth_down {
-        return Response::json(503, &json!({"error": "temporarily_unavailable"}));
-    }
-    let form: BTreeMap<String, String> = String::from_utf8_lossy(&req.body)
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-        .collect();
-    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if get("grant_type") != "client_credentials" {
-        return Response::json(400, &json!({"error": "unsupported_grant_type"}));
-    }
-    if get("client_id") != config.client_id || get("client_secret") != config.client_secret {
-        return Response::json(401, &json!({"error": "invalid_client"}));
-    }
-    let now = now_secs();
-    let lifetime = s.token_lifetime.as_secs();
-    s.counters.tokens_issued += 1;
-    let token = unsigned_jwt(&json!({
-        "iat": now,
-        "exp": now + lifetime,
-        "azp": config.client_id,
-        "jti": format!("fake-{}", s.counters.tokens_issued),
-    }));
-    s.tokens.insert(token.clone(), now + lifetime);
-    Response::json(
-        200,
-        &json!({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}),
-    )
-}
-
-fn receive(req: &Request, s: &mut State, config: &FakeConfig) -> Response {
-    s.counters.edge_requests += 1;
-    let token = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    match s.tokens.get(token) {
-        Some(exp) if *exp > now_secs() => {}
+        ("POST", "/_control") => control(&req, &mut lock(state)),
         _ => {
-            s.counters.edge_unauthorized += 1;
-            return Response::json(401, &json!({"error": "invalid_token"}));
+            lock(state).counters.other_paths += 1;
+            Response::new(404, "not found")
         }
     }
-    if s.fail_next > 0 {
-        s.fail_next -= 1;
-        s.counters.edge_failed_injected += 1;
-        return Response::json(500, &json!({"error": "injected failure"}));
-    }
-    let gzip = req
-        .header("content-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let body = if gzip {
-        s.counters.gzip_requests += 1;
-        if s.reject_gzip {
-            s.counters.gzip_rejected += 1;
-            return Response::json(415, &json!({"error": "gzip not accepted"}));
-        }
-        let mut out = Vec::new();
-        if flate2::read::GzDecoder::new(req.body.as_slice())
-            .read_to_end(&mut out)
-            .is_err()
-        {
-            return Response::json(400, &json!({"error": "bad gzip"}));
-        }
-        out
-    } else {
-        req.body.clone()
-    };
-    let Ok(doc) = serde_json::from_slice::<Value>(&body) else {
-        return Response::json(400, &json!({"error": "body is not JSON"}));
-    };
-    let Some(data) = doc.get("data").and_then(Value::as_array) else {
-        return Response::json(400, &json!({"error": "missing data array"}));
-    };
-    if let Some(path) = &config.record_file {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            for t in data {
-                let _ = writeln!(f, "{t}");
-            }
-        }
-    }
-    s.counters.edge_accepted += 1;
-    s.received.extend(data.iter().cloned());
-    Response::json(200, &json!({"received": data.len()}))
 }
 
 /// `POST /_control` with any of `{"fail_next":N, "delay_next":N, "delay_ms":M,
-/// "auth_down":bool, "expire_tokens":true, "token_lifetime_secs":S}` (for the demo).
+/// "auth_down":bool, "expire_tokens":true, "token_lifetime_secs":S, "clear_faults":true,
+/// "inject":{"status":S,"count":N}}` (for the demo and manual runs).
 fn control(req: &Request, s: &mut State) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
-        return Response::json(400, &json!({"error": "body is not JSON"}));
+        return error(400, "body is not JSON", Value::Null);
     };
     if let Some(n) = v.get("fail_next").and_then(Value::as_u64) {
         s.fail_next = n as u32;
@@ -398,40 +370,26 @@ fn control(req: &Request, s: &mut State) -> Response {
         s.token_lifetime = Duration::from_secs(secs);
     }
     if v.get("expire_tokens").and_then(Value::as_bool) == Some(true) {
-        for exp in s.tokens.values_mut() {
-            *exp = 0;
-        }
+        let issued: Vec<String> = s.issued.iter().cloned().collect();
+        s.revoked.extend(issued);
+    }
+    if v.get("clear_faults").and_then(Value::as_bool) == Some(true) {
+        s.faults.clear();
+    }
+    if let Some(inj) = v.get("inject") {
+        let status = inj.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
+        let count = inj.get("count").and_then(Value::as_u64).unwrap_or(1) as u32;
+        s.faults.push(Fault::times(Answer::Status(status), count));
     }
     Response::json(200, &json!({"ok": true}))
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::auth::{jwt_claims, percent_decode};
     use super::*;
+    use crate::http::client;
+    use std::io::Write;
 
     #[test]
     fn percent_decoding_handles_escapes_and_plus() {
@@ -441,19 +399,145 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_reported_once() {
-        let ids: Vec<String> = ["a", "b", "a", "a", "c", "b"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(duplicates(&ids), vec!["a".to_string(), "b".to_string()]);
+    fn unsigned_jwt_carries_claims() {
+        let t = unsigned_jwt(&json!({"exp": 42, "jti": "x"}));
+        assert_eq!(jwt_claims(&t), Some(("x".to_string(), 42)));
+    }
+
+    fn post(fake: &FakeCequence, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let addr = fake.base_url().trim_start_matches("http://").to_string();
+        client::request(&addr, "POST", path, headers, body, Duration::from_secs(10)).unwrap()
+    }
+
+    fn token(fake: &FakeCequence, secret: &str) -> Response {
+        let form =
+            format!("grant_type=client_credentials&client_id=test-client&client_secret={secret}");
+        post(
+            fake,
+            AUTH_PATH,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form.as_bytes(),
+        )
+    }
+
+    fn bearer(resp: &Response) -> String {
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        format!("Bearer {}", v["access_token"].as_str().unwrap())
+    }
+
+    fn transaction(id: &str) -> Value {
+        let mut t = schema_valid();
+        t["transaction-id"] = json!(id);
+        t
+    }
+
+    fn schema_valid() -> Value {
+        json!({
+            "timestamp": "1700000000.123", "version": "1.0", "transaction-id": "x",
+            "request": {"client-ip": "", "http-scheme": "https", "http-version": "HTTP/1.1",
+                "http-method": "GET", "uri-query-fragment": "/", "host": "h", "headers": [],
+                "body": {"length": 0, "data": ""},
+                "connection": {"connection-ip": "", "connection-port": 0, "server-ip": "", "server-port": 443}},
+            "response": {"status-code": "200", "headers": [], "body": {"length": 0, "data": ""}},
+            "txn-meta-data": {"source_info": {}}
+        })
+    }
+
+    fn batch(ids: &[&str]) -> Vec<u8> {
+        json!({"data": ids.iter().map(|i| transaction(i)).collect::<Vec<_>>()})
+            .to_string()
+            .into_bytes()
     }
 
     #[test]
-    fn unsigned_jwt_carries_claims() {
-        let t = unsigned_jwt(&json!({"exp": 42}));
-        let payload = t.split('.').nth(1).unwrap();
-        let v: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-        assert_eq!(v["exp"], 42);
+    fn tokens_expire_by_their_own_exp_and_rotation_refuses_the_old_secret() {
+        let fake = FakeCequence::start();
+        fake.set_token_lifetime(Duration::from_secs(1));
+        let auth = bearer(&token(&fake, "test-secret"));
+        let ok = post(
+            &fake,
+            EDGE_PATH,
+            &[("authorization", &auth)],
+            &batch(&["a"]),
+        );
+        assert_eq!(ok.status, 200);
+        std::thread::sleep(Duration::from_millis(2_100));
+        let late = post(
+            &fake,
+            EDGE_PATH,
+            &[("authorization", &auth)],
+            &batch(&["b"]),
+        );
+        assert_eq!(late.status, 401);
+        assert_eq!(fake.counters().edge_expired_token, 1);
+
+        fake.set_client_secret("rotated");
+        assert_eq!(token(&fake, "test-secret").status, 401);
+        assert_eq!(token(&fake, "rotated").status, 200);
+        assert_eq!(fake.counters().token_invalid_client, 1);
+    }
+
+    #[test]
+    fn the_edge_enforces_its_limits_and_names_a_malformed_transaction() {
+        let fake = FakeCequence::start();
+        let auth = bearer(&token(&fake, "test-secret"));
+        let h = [("authorization", auth.as_str())];
+        let many: Vec<String> = (0..251).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&many)).status, 400);
+
+        let mut bad = json!({"data": [transaction("good"), transaction("bad")]});
+        bad["data"][1]["request"]["body"]["length"] = json!(5);
+        let r = post(&fake, EDGE_PATH, &h, bad.to_string().as_bytes());
+        assert_eq!(r.status, 400);
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            (v["transaction-id"].as_str(), v["field"].as_str()),
+            (Some("bad"), Some("request.body.length"))
+        );
+
+        fake.set_body_limit(100);
+        assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&["a"])).status, 413);
+        fake.set_body_limit(DEFAULT_BODY_LIMIT);
+
+        fake.inject(Fault::when(
+            Answer::Status(422),
+            faults::When::Contains("poison".into()),
+        ));
+        assert_eq!(
+            post(&fake, EDGE_PATH, &h, &batch(&["a", "poison"])).status,
+            422
+        );
+        assert_eq!(post(&fake, EDGE_PATH, &h, &batch(&["a"])).status, 200);
+        fake.clear_faults();
+
+        fake.inject(Fault::times(
+            Answer::Redirect("https://elsewhere/".into()),
+            1,
+        ));
+        let r = post(&fake, EDGE_PATH, &h, &batch(&["c"]));
+        assert_eq!(
+            (r.status, r.headers.iter().any(|(k, _)| k == "location")),
+            (302, true)
+        );
+
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&batch(&["z"])).unwrap();
+            e.finish().unwrap()
+        };
+        let gh = [
+            ("authorization", auth.as_str()),
+            ("content-encoding", "gzip"),
+        ];
+        assert_eq!(post(&fake, EDGE_PATH, &gh, &gz).status, 200);
+        fake.set_gzip_mode(GzipMode::IgnoreEncoding);
+        assert_eq!(post(&fake, EDGE_PATH, &gh, &gz).status, 400);
+
+        fake.set_expected(["a", "c", "z", "never"].iter().map(|s| s.to_string()));
+        let s = fake.summary();
+        assert_eq!(s.missing, vec!["c".to_string(), "never".to_string()]);
+        assert!(s.duplicates.is_empty());
+        assert_eq!((s.count, s.unique), (2, 2));
     }
 }

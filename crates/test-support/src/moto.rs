@@ -91,6 +91,11 @@ impl MotoServer {
         self.port
     }
 
+    /// `127.0.0.1:<port>`, for the plain HTTP calls of `moto_resources`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL` / `--endpoint-url`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -110,6 +115,7 @@ impl MotoServer {
     }
 
     /// An SDK config for `region` pointed at this server, for tests that call AWS directly.
+    #[cfg(feature = "aws")]
     pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         let creds = aws_credential_types::Credentials::new(
             ACCESS_KEY_ID,

@@ -120,23 +120,45 @@ impl<'a, S> Flow<'a, S> {
         self.saveable()
     }
 
-    fn saveable(&mut self) -> Option<S> {
+    /// The newest snapshot that may be saved now (nothing in flight before it).
+    pub fn saveable(&mut self) -> Option<S> {
         if self.failure.is_some() {
             return None;
         }
         self.progress.take_saveable()
     }
 
-    /// Send the partial batch and wait for every delivery; returns the newest saveable
-    /// snapshot (take the final one first).
-    pub async fn finish(&mut self) -> Option<S> {
+    /// Send the partial batch (call once, after the last snapshot).
+    pub fn flush(&mut self) {
         if let Some(batch) = self.batcher.flush() {
             self.start(batch);
         }
-        while let Some((seqs, r)) = self.in_flight.next().await {
-            self.settle(seqs, r);
+    }
+
+    /// Wait for the next delivery to end; returns the newest snapshot that may be saved now,
+    /// or `None` once nothing is in flight any more and nothing is left to save. Saving after
+    /// each delivery keeps what a killed process leaves unsaved to the batches in flight.
+    pub async fn drain(&mut self) -> Option<Option<S>> {
+        match self.in_flight.next().await {
+            Some((seqs, r)) => {
+                self.settle(seqs, r);
+                Some(self.saveable())
+            }
+            None => None,
         }
-        self.saveable()
+    }
+
+    /// Send the partial batch and wait for every delivery; returns the newest saveable
+    /// snapshot (take the final one first).
+    pub async fn finish(&mut self) -> Option<S> {
+        self.flush();
+        let mut last = None;
+        while let Some(s) = self.drain().await {
+            if s.is_some() {
+                last = s;
+            }
+        }
+        last.or_else(|| self.saveable())
     }
 
     pub fn result(&self) -> BatchResult {

@@ -113,6 +113,17 @@ impl InvocationMeta {
 #[error("{0}")]
 pub struct HandlerError(pub String);
 
+/// Lambda reports a failed invocation with a type: name it, instead of the Rust type path
+/// the runtime would derive.
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "CequenceForwarderError".into(),
+            error_message: e.0,
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -384,7 +384,14 @@ async fn run_shard(
         }
     }
     flow.snapshot(shard_snapshot(&assemblers, &last_seq, state.version));
-    if let Some(snap) = flow.finish().await {
+    flow.flush();
+    while let Some(saveable) = flow.drain().await {
+        if let Some(snap) = saveable {
+            save_shard(store, shard, &mut state, snap, stats).await;
+        }
+    }
+    // Nothing was in flight (a quiet window): the last snapshot is saveable as it is.
+    if let Some(snap) = flow.saveable() {
         save_shard(store, shard, &mut state, snap, stats).await;
     }
     {

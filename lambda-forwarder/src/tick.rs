@@ -384,7 +384,14 @@ async fn read_group(
         }
         flow.snapshot((cursor.clone(), asm.open_requests()));
     }
-    if let Some(snap) = flow.finish().await {
+    flow.flush();
+    while let Some(saveable) = flow.drain().await {
+        if let Some(snap) = saveable {
+            save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
+        }
+    }
+    // Nothing was in flight (a quiet window): the last snapshot is saveable as it is.
+    if let Some(snap) = flow.saveable() {
         save_snapshot(store, &spec.log_group, &mut state, snap, stats).await;
     }
     if state.cursor.is_none() {

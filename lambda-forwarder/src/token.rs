@@ -37,6 +37,9 @@ pub struct CachedToken {
     pub access_token: String,
     /// Epoch seconds.
     pub expires_at: i64,
+    /// Epoch seconds; 0 in a cache written before this field existed.
+    #[serde(default)]
+    pub issued_at: i64,
 }
 
 impl std::fmt::Debug for CachedToken {
@@ -49,8 +52,16 @@ impl std::fmt::Debug for CachedToken {
 }
 
 impl CachedToken {
+    /// Usable until a margin before `exp`: a minute, or a quarter of the token's lifetime for
+    /// tenants whose tokens live less than four minutes (else every post would fetch a new one).
     pub fn usable_at(&self, now_secs: i64) -> bool {
-        now_secs < self.expires_at - REFRESH_MARGIN_SECS
+        let lifetime = self.expires_at - self.issued_at;
+        let margin = if self.issued_at > 0 && lifetime > 0 {
+            REFRESH_MARGIN_SECS.min((lifetime / 4).max(1))
+        } else {
+            REFRESH_MARGIN_SECS
+        };
+        now_secs < self.expires_at - margin
     }
 }
 
@@ -264,8 +275,10 @@ impl TokenProvider {
                     let Some(token) = body.access_token.filter(|t| !t.is_empty()) else {
                         break Err(TokenError::NoToken);
                     };
-                    let expires_at = expiry(&token, body.expires_in, now_secs());
+                    let issued_at = now_secs();
+                    let expires_at = expiry(&token, body.expires_in, issued_at);
                     break Ok(CachedToken {
+                        issued_at,
                         access_token: token,
                         expires_at,
                     });
@@ -365,9 +378,18 @@ mod tests {
         let t = CachedToken {
             access_token: "t".into(),
             expires_at: 1_000,
+            issued_at: 0,
         };
         assert!(t.usable_at(939));
         assert!(!t.usable_at(940));
+        // A 3-second token is used for its first 2 seconds, not refetched for every post.
+        let short = CachedToken {
+            access_token: "s".into(),
+            expires_at: 103,
+            issued_at: 100,
+        };
+        assert!(short.usable_at(101));
+        assert!(!short.usable_at(102));
         assert!(!format!("{t:?}").contains("\"t\""));
     }
 }

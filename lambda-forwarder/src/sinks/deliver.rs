@@ -81,6 +81,9 @@ pub struct Deliverer {
     spool: Option<Spool>,
     store: Option<Arc<StateStore>>,
     gzip: AtomicU8,
+    /// While it is not known whether the Edge takes gzip, one post finds out and the others
+    /// wait for its answer (else every post in flight would be refused once).
+    gzip_probe: tokio::sync::Mutex<()>,
     /// Why the Edge is considered down for the rest of this invocation.
     down: Mutex<Option<String>>,
     posts: tokio::sync::Semaphore,
@@ -99,6 +102,7 @@ impl Deliverer {
             spool,
             store,
             gzip: AtomicU8::new(GZIP_UNKNOWN),
+            gzip_probe: tokio::sync::Mutex::new(()),
             down: Mutex::new(None),
             posts: tokio::sync::Semaphore::new(PARALLEL_POSTS),
         }
@@ -143,10 +147,19 @@ impl Deliverer {
         }
         let parts = self.send(batch, deadline, stats).await;
         let mut result = BatchResult::default();
+        let mut outcome = Ok(());
         for (part, fate) in parts {
-            result.add(self.settle(part, fate, stats).await?);
+            match self.settle(part, fate, stats).await {
+                Ok(r) => result.add(r),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(result)
+        // Live deliveries only: what a replay delivers is `transactions_replayed`.
+        lock(stats).transactions_delivered += result.delivered;
+        outcome.map(|()| result)
     }
 
     /// Make a part durable according to its fate.
@@ -297,6 +310,7 @@ impl Deliverer {
         };
         let started = Instant::now();
         let mut refreshed = false;
+        let mut fresh = false;
         let mut retries = 0u32;
         let answer = loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -304,6 +318,19 @@ impl Deliverer {
                 break Answer::Transient("no time left before the deadline".into());
             }
             let timeout = REQUEST_TIMEOUT.min(left - Duration::from_millis(250));
+            let _probe = if self.gzip.load(Ordering::Relaxed) == GZIP_UNKNOWN {
+                Some(self.gzip_probe.lock().await)
+            } else {
+                None
+            };
+            // Waiting (for the gzip probe, a retry) may have outlived the token.
+            if !fresh {
+                match self.tokens.get(stats).await {
+                    Ok(t) => token = t,
+                    Err(e) => break Answer::Transient(format!("no token: {e}")),
+                }
+            }
+            fresh = false;
             let use_gzip = self.gzip.load(Ordering::Relaxed) != GZIP_NO;
             let mut answer = self.edge.post(&body, use_gzip, &token, timeout).await;
             if let Answer::GzipRefused { status } = answer {
@@ -323,7 +350,10 @@ impl Deliverer {
                 Answer::Unauthorized if !refreshed => {
                     refreshed = true;
                     match self.tokens.refresh(&token, stats).await {
-                        Ok(t) => token = t,
+                        Ok(t) => {
+                            token = t;
+                            fresh = true;
+                        }
                         Err(e) => break Answer::Transient(format!("token refresh failed: {e}")),
                     }
                 }
@@ -351,7 +381,6 @@ impl Deliverer {
         s.total_batches += 1;
         if answer == Answer::Delivered {
             s.successful_batches += 1;
-            s.transactions_delivered += part.len() as u64;
             s.record_batch(part.len(), started.elapsed().as_millis() as u64);
         } else {
             s.failed_batches += 1;
@@ -374,7 +403,7 @@ impl Deliverer {
             }
         };
         for batch in keys {
-            if self.edge_down().is_some() || Instant::now() + Duration::from_secs(5) > deadline {
+            if self.edge_down().is_some() || Instant::now() + Duration::from_secs(1) > deadline {
                 break;
             }
             let body = match spool.get_batch(&batch.key).await {

@@ -113,6 +113,10 @@ pub struct Counters {
     pub gzip_rejected: u64,
     /// Requests to any other path (e.g. a client that followed a redirect).
     pub other_paths: u64,
+    /// Body bytes of accepted posts as sent (compressed when gzip) and as JSON: what the
+    /// customer's Lambda pays as data transfer out, and what compression saved.
+    pub edge_wire_bytes: u64,
+    pub edge_json_bytes: u64,
 }
 
 struct State {

@@ -164,19 +164,19 @@ impl RestAssembler {
     /// Feed one event. Events of one request must come in the order API Gateway wrote them
     /// (FilterLogEvents and a subscription payload both give that order).
     pub fn feed(&mut self, event: LogEvent) -> Fed {
-        let (starts, completes) = match split_request_id(&event.message) {
+        let (starts, completes, id_end) = match split_request_id(&event.message) {
             None => return Fed::NotARequest,
-            Some((_, text)) => {
+            Some((id, text)) => {
                 let line = classify(text);
                 (
                     is_first_line(&line),
                     matches!(line, RestLine::MethodCompleted { .. }),
+                    1 + id.len(),
                 )
             }
         };
-        let request_id = split_request_id(&event.message)
-            .map(|(id, _)| id)
-            .unwrap_or_default();
+        // The id again, by position: the split borrowed the message, which moves below.
+        let request_id = &event.message[1..id_end];
         if let Some(open) = self.open.get_mut(request_id) {
             if open.events.iter().any(|e| e.event_id == event.event_id) {
                 return Fed::Duplicate;

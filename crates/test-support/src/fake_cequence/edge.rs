@@ -91,6 +91,7 @@ pub(super) async fn edge(req: Request, state: &Mutex<State>, config: &FakeConfig
         let s = lock(state);
         (s.gzip, s.body_limit)
     };
+    let wire_len = req.body.len();
     let body = if gzip && mode != GzipMode::IgnoreEncoding {
         let mut s = lock(state);
         s.counters.gzip_requests += 1;
@@ -121,6 +122,7 @@ pub(super) async fn edge(req: Request, state: &Mutex<State>, config: &FakeConfig
             json!({"limit": body_limit, "size": body.len()}),
         );
     }
+    let json_len = body.len();
     let parsed = serde_json::from_slice::<Value>(&body);
     let data = match parsed {
         Ok(Value::Object(mut doc)) => match doc.remove("data") {
@@ -183,6 +185,8 @@ pub(super) async fn edge(req: Request, state: &Mutex<State>, config: &FakeConfig
     {
         let mut s = lock(state);
         s.counters.edge_accepted += 1;
+        s.counters.edge_wire_bytes += wire_len as u64;
+        s.counters.edge_json_bytes += json_len as u64;
         s.received.add(data);
     }
     if !latency.is_zero() {

@@ -45,6 +45,43 @@ pub enum RestLine<'a> {
 /// Splits `(<requestId>) <text>`. The id must be non-empty and free of whitespace and
 /// parentheses; anything else is not a request line.
 pub fn split_request_id(message: &str) -> Option<(&str, &str)> {
+    // Every event goes through here (more than four million a minute at the vendor's
+    // volume): one pass over the id's bytes, no char decoding for the ASCII ids API Gateway
+    // writes.
+    let bytes = message.as_bytes();
+    if bytes.first() != Some(&b'(') {
+        return None;
+    }
+    let limit = bytes.len().min(130);
+    let mut close = None;
+    for (i, &b) in bytes.iter().enumerate().take(limit).skip(1) {
+        match b {
+            b')' => {
+                close = Some(i);
+                break;
+            }
+            b'(' => return None,
+            _ if b.is_ascii_whitespace() || b == 0x0b => return None,
+            // Anything non-ASCII: judge it by chars, as the slow path does.
+            _ if b >= 0x80 => return split_request_id_chars(message),
+            _ => {}
+        }
+    }
+    let close = close?;
+    if close == 1 {
+        return None;
+    }
+    let id = &message[1..close];
+    let after = &message[close + 1..];
+    let text = match after.strip_prefix(' ') {
+        Some(text) => text,
+        None if after.is_empty() => after,
+        None => return None,
+    };
+    Some((id, text))
+}
+
+fn split_request_id_chars(message: &str) -> Option<(&str, &str)> {
     let rest = message.strip_prefix('(')?;
     let close = rest.find(')')?;
     let id = &rest[..close];
@@ -195,6 +232,42 @@ mod tests {
         );
         assert_eq!(split_request_id("(abc)"), Some(("abc", "")));
         assert_eq!(split_request_id("(abc) "), Some(("abc", "")));
+    }
+
+    #[test]
+    fn the_byte_scan_agrees_with_the_char_rules() {
+        let pieces = [
+            "(",
+            ")",
+            "a",
+            "-",
+            " ",
+            "\t",
+            "é",
+            "\u{a0}",
+            "x".repeat(127).leak(),
+            "1",
+            "z",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            for _ in 0..(state % 7) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                line.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            assert_eq!(
+                split_request_id(&line),
+                split_request_id_chars(&line),
+                "{line:?}"
+            );
+        }
+        let long = format!("({}) t", "x".repeat(128));
+        assert!(split_request_id(&long).is_some());
+        let too_long = format!("({}) t", "x".repeat(129));
+        assert_eq!(split_request_id(&too_long), None);
     }
 
     #[test]

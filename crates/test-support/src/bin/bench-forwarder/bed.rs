@@ -125,6 +125,13 @@ pub fn row(
         .unwrap_or_default();
     let st = run.standin.counters();
     let sum = run.fake.summary();
+    let edge = run.fake.counters();
+    let note = format!(
+        "{note}; Edge: {} posts accepted, {:.1} MB on the wire ({:.1} MB of JSON)",
+        edge.edge_accepted,
+        edge.edge_wire_bytes as f64 / 1e6,
+        edge.edge_json_bytes as f64 / 1e6
+    );
     Row {
         scenario: scenario.to_string(),
         memory_mb,

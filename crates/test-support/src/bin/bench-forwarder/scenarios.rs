@@ -73,6 +73,12 @@ pub fn poll_once(bed: &Bed, tps: f64) -> Row {
     f.max_concurrency = 1;
     let mut api = RuntimeApi::start(f);
     eprintln!("{name}: one tick over {} events", run.corpus.event_count());
+    // The minute ends 120 s (the settle lag) before `tick_at`: a tick started earlier would
+    // rightly leave its last seconds for the next tick.
+    let wait = tick_at - now_ms();
+    if wait > 0 {
+        std::thread::sleep(Duration::from_millis(wait as u64));
+    }
     let rec = api
         .invoke_and_wait(
             scheduler_event(now_ms()),

@@ -442,9 +442,9 @@ async fn save_shard(
         ..snap
     };
     match store.save_shard(shard, &mut next).await {
-        Ok(()) => {
+        Ok(w) => {
             *state = next;
-            lock(stats).state_saves += 1;
+            lock(stats).count_save(w);
         }
         Err(e) => {
             tracing::error!(shard, error = %e, "cannot save the shard checkpoint");

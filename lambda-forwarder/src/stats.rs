@@ -70,6 +70,10 @@ pub struct Stats {
     pub transactions_undelivered: u64,
     pub token_source: String,
     pub state_saves: u64,
+    /// Bytes of state items written to the table (write units ≈ KB) and of open requests
+    /// spilled to S3: what the checkpoints cost.
+    pub state_write_bytes: u64,
+    pub state_spilled_bytes: u64,
     /// The run stopped reading before its window end to finish before the Lambda deadline.
     pub deadline_stop: bool,
     /// Groups whose reading is behind the window end when the run ended (a backlog).
@@ -108,6 +112,12 @@ pub fn lock(stats: &SharedStats) -> std::sync::MutexGuard<'_, Stats> {
 }
 
 impl Stats {
+    pub fn count_save(&mut self, w: crate::state::store::Written) {
+        self.state_saves += 1;
+        self.state_write_bytes += w.item_bytes;
+        self.state_spilled_bytes += w.spilled_bytes;
+    }
+
     pub fn record_cloudwatch_page(&mut self, latency_ms: u64) {
         self.latencies.cloudwatch_pages_ms.push(latency_ms);
     }

@@ -209,11 +209,12 @@ async fn locked_tick(
         } else {
             polled += 1;
         }
-        if let Err(e) = store.save_group(&r.spec.log_group, &mut r.state).await {
-            tracing::error!(log_group = %r.spec.log_group, error = %e, "cannot save the group's state");
-            lock(stats).errors.push(e.to_string());
-        } else {
-            lock(stats).state_saves += 1;
+        match store.save_group(&r.spec.log_group, &mut r.state).await {
+            Ok(w) => lock(stats).count_save(w),
+            Err(e) => {
+                tracing::error!(log_group = %r.spec.log_group, error = %e, "cannot save the group's state");
+                lock(stats).errors.push(e.to_string());
+            }
         }
     }
     let mut s = lock(stats);
@@ -425,9 +426,9 @@ async fn save_snapshot(
         version: state.version,
     };
     match store.save_group(log_group, &mut next).await {
-        Ok(()) => {
+        Ok(w) => {
             *state = next;
-            lock(stats).state_saves += 1;
+            lock(stats).count_save(w);
         }
         Err(e) => {
             // Keep the last state that is stored: what came after is read again.

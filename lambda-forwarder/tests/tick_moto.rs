@@ -116,6 +116,14 @@ async fn every_event_is_delivered_once_and_the_token_is_shared_via_ssm() {
     assert_eq!(s.total_events_fetched, 3 * 13 + 5);
     assert_eq!(s.token_source, "auth");
     assert!(s.state_saves >= 2, "{}", s.state_saves);
+    // Each save is measured: at least the key, version and cursor of the group.
+    assert!(
+        s.state_write_bytes >= s.state_saves * 50,
+        "{} bytes for {} saves",
+        s.state_write_bytes,
+        s.state_saves
+    );
+    assert_eq!(s.state_spilled_bytes, 0);
     assert_eq!(
         b.fake.counters().gzip_requests,
         2,

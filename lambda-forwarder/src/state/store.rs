@@ -193,9 +193,10 @@ impl StateStore {
         &self,
         log_group: &str,
         state: &mut GroupState,
-    ) -> Result<(), StateError> {
+    ) -> Result<Written, StateError> {
         let pk = group_pk(log_group);
         let compressed = encode_open(&state.open);
+        let mut spilled_bytes = 0;
         let blob = if compressed.len() > MAX_INLINE_OPEN_BYTES {
             let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
                 table: self.table.clone(),
@@ -211,6 +212,7 @@ impl StateStore {
                 stable_hash(log_group.as_bytes()),
                 state.version + 1
             );
+            spilled_bytes = compressed.len() as u64;
             spill
                 .put_raw(&key, compressed)
                 .await
@@ -230,6 +232,10 @@ impl StateStore {
         item.insert("version".into(), n(next));
         item.insert("save_id".into(), s(&save_id));
         item.insert("updated_at".into(), n(now_secs()));
+        let written = Written {
+            item_bytes: item_bytes(&item),
+            spilled_bytes,
+        };
         let mut attempt = 0;
         loop {
             let result = self
@@ -245,7 +251,7 @@ impl StateStore {
             match result {
                 Ok(_) => {
                     state.version = next;
-                    return Ok(());
+                    return Ok(written);
                 }
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                     return Err(StateError::Conflict { key: pk })
@@ -345,10 +351,15 @@ impl StateStore {
         })
     }
 
-    pub async fn save_shard(&self, shard: &str, state: &mut ShardState) -> Result<(), StateError> {
+    pub async fn save_shard(
+        &self,
+        shard: &str,
+        state: &mut ShardState,
+    ) -> Result<Written, StateError> {
         let pk = format!("shard#{shard}");
         let compressed = encode_open(&state.open);
         let mut item = key(&pk, "state");
+        let mut spilled_bytes = 0;
         if compressed.len() > MAX_INLINE_OPEN_BYTES {
             let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
                 table: self.table.clone(),
@@ -360,6 +371,7 @@ impl StateStore {
                 stable_hash(pk.as_bytes()),
                 state.version + 1
             );
+            spilled_bytes = compressed.len() as u64;
             spill
                 .put_raw(&k, compressed)
                 .await
@@ -379,6 +391,10 @@ impl StateStore {
         let save_id = format!("{:016x}", rand::random::<u64>());
         item.insert("version".into(), n(next));
         item.insert("save_id".into(), s(&save_id));
+        let written = Written {
+            item_bytes: item_bytes(&item),
+            spilled_bytes,
+        };
         let mut attempt = 0;
         loop {
             let result = self
@@ -394,7 +410,7 @@ impl StateStore {
             match result {
                 Ok(_) => {
                     state.version = next;
-                    return Ok(());
+                    return Ok(written);
                 }
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                     return Err(StateError::Conflict { key: pk })
@@ -630,8 +646,53 @@ pub fn sequence_after(seq: &str, last: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
 
+/// What one checkpoint save wrote: the item (DynamoDB bills a write unit per started KB) and
+/// the open requests spilled to S3 when they exceed an item. Reported in the stats line so the
+/// state's cost is measured, not guessed (docs/cost.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub item_bytes: u64,
+    pub spilled_bytes: u64,
+}
+
+/// DynamoDB's item size: attribute names plus values (numbers counted as their text, close
+/// enough for billing estimates).
+pub fn item_bytes(item: &HashMap<String, AttributeValue>) -> u64 {
+    fn value(v: &AttributeValue) -> u64 {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len() as u64,
+            AttributeValue::B(b) => b.as_ref().len() as u64,
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<u64>(),
+            AttributeValue::M(m) => {
+                3 + m
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() as u64 + value(v))
+                    .sum::<u64>()
+            }
+            AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(|s| s.len() as u64).sum(),
+            AttributeValue::Bs(l) => l.iter().map(|b| b.as_ref().len() as u64).sum(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() as u64 + value(v)).sum()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn item_size_counts_names_and_values_as_dynamodb_bills_them() {
+        use aws_sdk_dynamodb::primitives::Blob;
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let mut item = std::collections::HashMap::new();
+        item.insert("pk".to_string(), AttributeValue::S("group#abc".into())); // 2 + 9
+        item.insert("version".to_string(), AttributeValue::N("12".into())); // 7 + 2
+        item.insert(
+            "open".to_string(),
+            AttributeValue::B(Blob::new(vec![0u8; 1000])),
+        ); // 4 + 1000
+        assert_eq!(super::item_bytes(&item), 11 + 9 + 1004);
+    }
+
     use super::*;
 
     #[test]

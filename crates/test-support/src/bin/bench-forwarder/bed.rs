@@ -113,6 +113,7 @@ pub fn row(
     records: &[InvocationRecord],
     processes: &[SandboxReport],
     run: &Run,
+    totals: &std::collections::BTreeMap<String, f64>,
     note: String,
 ) -> Row {
     use cq_test_support::runtime_api::Outcome;
@@ -126,12 +127,21 @@ pub fn row(
     let st = run.standin.counters();
     let sum = run.fake.summary();
     let edge = run.fake.counters();
-    let note = format!(
+    let mut note = format!(
         "{note}; Edge: {} posts accepted, {:.1} MB on the wire ({:.1} MB of JSON)",
         edge.edge_accepted,
         edge.edge_wire_bytes as f64 / 1e6,
         edge.edge_json_bytes as f64 / 1e6
     );
+    // What the checkpoints cost (docs/cost.md): only forwarders that report it.
+    if let Some(saves) = totals.get("state_saves") {
+        let get = |k: &str| totals.get(k).copied().unwrap_or(0.0);
+        note.push_str(&format!(
+            "; state: {saves:.0} saves, {:.1} MB to the table, {:.1} MB spilled to S3",
+            get("state_write_bytes") / 1e6,
+            get("state_spilled_bytes") / 1e6
+        ));
+    }
     Row {
         scenario: scenario.to_string(),
         memory_mb,

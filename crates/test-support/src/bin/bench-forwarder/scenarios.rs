@@ -97,7 +97,7 @@ pub fn poll_once(bed: &Bed, tps: f64) -> Row {
         totals.get("total_cloudwatch_retries").copied().unwrap_or(0.0),
         totals.get("transactions_delivered").copied().unwrap_or(0.0),
     );
-    row(&name, None, Some(tps), &[rec], &processes, &run, note)
+    row(&name, None, Some(tps), &[rec], &processes, &run, &totals, note)
 }
 
 /// A quiet tick, then ticks `tick_gap` apart with the function's deadline and memory, until
@@ -160,6 +160,7 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
     if let Some(n) = api.cgroup_note() {
         note.push_str(&format!("; no cgroup: {n}"));
     }
+    let totals = api.stats_totals();
     row(
         &name,
         Some(memory),
@@ -167,6 +168,7 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
         &records,
         &processes,
         &run,
+        &totals,
         note,
     )
 }
@@ -224,7 +226,7 @@ pub fn push_direct(bed: &Bed) -> Row {
         totals.get("failed_batches").copied().unwrap_or(0.0),
         run.fake.summary().fragments,
     );
-    row(name, Some(memory), None, &records, &processes, &run, note)
+    row(name, Some(memory), None, &records, &processes, &run, &totals, note)
 }
 
 /// The same payloads as Kinesis records: a stream always on the same shard, batches of up
@@ -269,6 +271,7 @@ pub fn push_kinesis(bed: &Bed) -> Row {
     api.wait_all(Duration::from_secs(24 * 3600));
     let processes = api.shutdown();
     let records = api.records();
+    let totals = api.stats_totals();
     let answers: Vec<&str> = records
         .iter()
         .flat_map(|r| r.attempts.iter())
@@ -287,5 +290,5 @@ pub fn push_kinesis(bed: &Bed) -> Row {
             "; the forwarder does not know the Kinesis event: it answered {sample}"
         ));
     }
-    row(name, Some(memory), None, &records, &processes, &run, note)
+    row(name, Some(memory), None, &records, &processes, &run, &totals, note)
 }

@@ -25,7 +25,7 @@ use cq_test_support::MotoServer;
 use yaml_serde::Value;
 
 /// SPEC §4 and the issue-9 contract: the parameter names are part of the contract with the CLI.
-const CONTRACT_PARAMETERS: [&str; 20] = [
+const CONTRACT_PARAMETERS: [&str; 21] = [
     "LambdaLogLevel",
     "S3BucketName",
     "S3BucketRegion",
@@ -44,12 +44,17 @@ const CONTRACT_PARAMETERS: [&str; 20] = [
     "CequenceIngestion",
     "PushDestination",
     "KinesisShardCount",
+    "LambdaMemorySize",
     "ReservedConcurrency",
     "SpoolRetentionDays",
 ];
 
 /// The parameters CloudFormation checks as numbers (MinValue/MaxValue); the others are strings.
-const NUMBER_PARAMETERS: [&str; 2] = ["KinesisShardCount", "SpoolRetentionDays"];
+const NUMBER_PARAMETERS: [&str; 3] = [
+    "KinesisShardCount",
+    "LambdaMemorySize",
+    "SpoolRetentionDays",
+];
 
 /// SPEC §2, verbatim.
 const CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
@@ -254,6 +259,7 @@ fn parameter_defaults_and_constraints() {
     }
     for (name, min, max, default) in [
         ("KinesisShardCount", 1, 64, 1),
+        ("LambdaMemorySize", 128, 10240, 1536),
         ("SpoolRetentionDays", 1, 365, 7),
     ] {
         let n = p(name);
@@ -1365,7 +1371,8 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     assert_eq!(conf.runtime(), Some(&Runtime::Providedal2023));
     assert_eq!(conf.handler(), Some("bootstrap"));
     assert_eq!(conf.timeout(), Some(55));
-    assert_eq!(conf.memory_size(), Some(512));
+    // LambdaMemorySize's default: the size the benchmark chose (docs/benchmark.md).
+    assert_eq!(conf.memory_size(), Some(1536));
     assert_eq!(conf.code_size(), EMPTY_ZIP.len() as i64);
     assert_eq!(conf.architectures(), [Architecture::X8664]);
     assert_eq!(

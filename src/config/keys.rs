@@ -33,6 +33,7 @@ pub const STACKSET_EXECUTION_ROLE_NAME: &str = "cequence_stackset_execution_role
 pub const INGESTION: &str = "cequence_ingestion";
 pub const PUSH_DESTINATION: &str = "cequence_push_destination";
 pub const KINESIS_SHARD_COUNT: &str = "cequence_kinesis_shard_count";
+pub const LAMBDA_MEMORY_MB: &str = "cequence_lambda_memory_mb";
 pub const RESERVED_CONCURRENCY: &str = "cequence_reserved_concurrency";
 pub const SPOOL_RETENTION_DAYS: &str = "cequence_spool_retention_days";
 
@@ -64,6 +65,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     INGESTION,
     PUSH_DESTINATION,
     KINESIS_SHARD_COUNT,
+    LAMBDA_MEMORY_MB,
     RESERVED_CONCURRENCY,
     SPOOL_RETENTION_DAYS,
 ];
@@ -76,6 +78,12 @@ pub const DEFAULT_STACKSET_EXECUTION_ROLE_NAME: &str = "AWSCloudFormationStackSe
 /// Kinesis shards of the push stream: the template's KinesisShardCount range.
 pub const DEFAULT_KINESIS_SHARD_COUNT: u32 = 1;
 pub const KINESIS_SHARD_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=64;
+/// The forwarder's memory (template parameter LambdaMemorySize). Lambda gives CPU in
+/// proportion (1 vCPU at 1,769 MB); the default is the smallest size at which one tick carries
+/// the vendor's published minute (223,500 requests) within its deadline at 25 pages/s, with
+/// headroom (docs/benchmark.md, "Memory"). Lambda's own range.
+pub const DEFAULT_LAMBDA_MEMORY_MB: u32 = 1536;
+pub const LAMBDA_MEMORY_MB_RANGE: std::ops::RangeInclusive<u32> = 128..=10240;
 /// Reserved concurrency, when set: the template's ReservedConcurrency pattern (1-9999).
 pub const RESERVED_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=9999;
 /// Days undelivered batches are kept: the template's SpoolRetentionDays range.

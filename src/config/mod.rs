@@ -231,6 +231,11 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         keys::DEFAULT_KINESIS_SHARD_COUNT,
         |s| parse_whole_number(s, keys::KINESIS_SHARD_COUNT_RANGE),
     );
+    let lambda_memory_mb = r.typed(
+        keys::LAMBDA_MEMORY_MB,
+        keys::DEFAULT_LAMBDA_MEMORY_MB,
+        |s| parse_whole_number(s, keys::LAMBDA_MEMORY_MB_RANGE),
+    );
     let reserved_concurrency = r.optional(keys::RESERVED_CONCURRENCY, |s| {
         parse_reserved_concurrency(s, keys::RESERVED_CONCURRENCY_RANGE)
     });
@@ -357,6 +362,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         ingestion,
         push_destination,
         kinesis_shard_count,
+        lambda_memory_mb,
         reserved_concurrency,
         spool_retention_days,
     })

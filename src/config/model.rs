@@ -137,6 +137,8 @@ pub struct Config {
     pub ingestion: IngestionMode,
     pub push_destination: PushDestination,
     pub kinesis_shard_count: u32,
+    /// MB of the forwarder function (template parameter LambdaMemorySize).
+    pub lambda_memory_mb: u32,
     /// `None` reserves nothing (the template's default).
     pub reserved_concurrency: Option<u32>,
     pub spool_retention_days: u32,

@@ -105,6 +105,7 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
             config.push_destination.as_str().to_string(),
         ),
         p("KinesisShardCount", config.kinesis_shard_count.to_string()),
+        p("LambdaMemorySize", config.lambda_memory_mb.to_string()),
         p(
             "ReservedConcurrency",
             config
@@ -193,6 +194,7 @@ pub(crate) mod tests {
             ingestion: crate::config::model::IngestionMode::Auto,
             push_destination: crate::config::model::PushDestination::Lambda,
             kinesis_shard_count: 1,
+            lambda_memory_mb: 1536,
             reserved_concurrency: None,
             spool_retention_days: 7,
         }
@@ -231,6 +233,7 @@ pub(crate) mod tests {
                 "CequenceIngestion",
                 "PushDestination",
                 "KinesisShardCount",
+                "LambdaMemorySize",
                 "ReservedConcurrency",
                 "SpoolRetentionDays",
             ]
@@ -246,6 +249,7 @@ pub(crate) mod tests {
         assert_eq!(get("CequenceIngestion"), "auto");
         assert_eq!(get("PushDestination"), "lambda");
         assert_eq!(get("KinesisShardCount"), "1");
+        assert_eq!(get("LambdaMemorySize"), "1536");
         assert_eq!(get("ReservedConcurrency"), "");
         assert_eq!(get("SpoolRetentionDays"), "7");
         let mut pushed = sample_config();

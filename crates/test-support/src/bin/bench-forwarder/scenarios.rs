@@ -97,7 +97,16 @@ pub fn poll_once(bed: &Bed, tps: f64) -> Row {
         totals.get("total_cloudwatch_retries").copied().unwrap_or(0.0),
         totals.get("transactions_delivered").copied().unwrap_or(0.0),
     );
-    row(&name, None, Some(tps), &[rec], &processes, &run, &totals, note)
+    row(
+        &name,
+        None,
+        Some(tps),
+        &[rec],
+        &processes,
+        &run,
+        &totals,
+        note,
+    )
 }
 
 /// A quiet tick, then ticks `tick_gap` apart with the function's deadline and memory, until
@@ -108,7 +117,8 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
     } else {
         format!("poll-steady-{tps}")
     };
-    let quiet_at = now_ms() + 5_000;
+    // Room for building the corpus and the bed before tick 0 (a scale-1 corpus takes seconds).
+    let quiet_at = now_ms() + 20_000;
     let mut corpus = Corpus::build(spec(bed, quiet_at - SETTLE_LAG_MS, half));
     corpus.hold(1, |_, _| true);
     let run = bed.run(&name, corpus, tps);
@@ -119,12 +129,25 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
         eprintln!("{name}: {note}");
     }
     let gap = bed.args.tick_gap;
-    let start = Instant::now();
+    // The minute is placed relative to `quiet_at`: tick 0 runs 2 s before it, so that its
+    // window (up to now - settle lag) ends before the minute begins even after a cold start,
+    // and tick `k` runs 1 s after `quiet_at + k * gap`, so that tick 1's window reaches past the
+    // minute's end. Tick 0 running late would make the minute's first milliseconds "ingested
+    // after the settle lag" (never read, by design); tick 1 running early would leave the
+    // minute's last seconds to tick 2.
+    let start = Instant::now() + Duration::from_millis((quiet_at - now_ms()).max(0) as u64);
+    let tick_at = |k: u32| {
+        if k == 0 {
+            start.checked_sub(Duration::from_secs(2)).unwrap_or(start)
+        } else {
+            start + gap * k + Duration::from_secs(1)
+        }
+    };
     let mut records = Vec::new();
     let mut labels = Vec::new();
     let mut delivered_by = None;
     for k in 0..=bed.args.steady_ticks {
-        wait_until(start + gap * k);
+        wait_until(tick_at(k));
         let rec = api
             .invoke_and_wait(
                 scheduler_event(now_ms()),
@@ -141,6 +164,14 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
             sum.expected,
             sum.missing_count
         );
+        if std::env::var_os("CQ_BENCH_STATS").is_some() {
+            // Debugging a row: the forwarder's own account of this tick.
+            for lines in api.logs() {
+                if let Some(l) = lines.iter().rev().find(|l| l.contains("Stats of the run")) {
+                    eprintln!("{name}: tick {k} stats: {l}");
+                }
+            }
+        }
         labels.push(label);
         records.push(rec);
         if k == 0 {
@@ -226,7 +257,16 @@ pub fn push_direct(bed: &Bed) -> Row {
         totals.get("failed_batches").copied().unwrap_or(0.0),
         run.fake.summary().fragments,
     );
-    row(name, Some(memory), None, &records, &processes, &run, &totals, note)
+    row(
+        name,
+        Some(memory),
+        None,
+        &records,
+        &processes,
+        &run,
+        &totals,
+        note,
+    )
 }
 
 /// The same payloads as Kinesis records: a stream always on the same shard, batches of up
@@ -290,5 +330,14 @@ pub fn push_kinesis(bed: &Bed) -> Row {
             "; the forwarder does not know the Kinesis event: it answered {sample}"
         ));
     }
-    row(name, Some(memory), None, &records, &processes, &run, &totals, note)
+    row(
+        name,
+        Some(memory),
+        None,
+        &records,
+        &processes,
+        &run,
+        &totals,
+        note,
+    )
 }

@@ -226,44 +226,16 @@ impl StateStore {
             OpenBlob::Inline(compressed)
         };
         let mut item = to_attributes(state, blob);
-        let next = state.version + 1;
-        let save_id = format!("{:016x}", rand::random::<u64>());
         item.extend(key(&pk, "state"));
-        item.insert("version".into(), n(next));
-        item.insert("save_id".into(), s(&save_id));
         item.insert("updated_at".into(), n(now_secs()));
-        let written = Written {
-            item_bytes: item_bytes(&item),
+        let (version, item_bytes) = self
+            .put_versioned(item, pk, state.version, "PutItem")
+            .await?;
+        state.version = version;
+        Ok(Written {
+            item_bytes,
             spilled_bytes,
-        };
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .ddb
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk) OR version = :v OR save_id = :sid")
-                .expression_attribute_values(":v", n(state.version))
-                .expression_attribute_values(":sid", s(&save_id))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    state.version = next;
-                    return Ok(written);
-                }
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                    return Err(StateError::Conflict { key: pk })
-                }
-                Err(e) if attempt < RETRY.max_retries => {
-                    attempt += 1;
-                    tracing::warn!(log_group, error = %cq_stage_logging::error_chain(&e), attempt, "retrying a state save");
-                    tokio::time::sleep(RETRY.delay(attempt)).await;
-                }
-                Err(e) => return Err(self.err("PutItem", e)),
-            }
-        }
+        })
     }
 
     /// Take the tick lease until `until_ms`, unless another live invocation holds it.
@@ -387,14 +359,31 @@ impl StateStore {
         if let Some(seq) = &state.last_sequence {
             item.insert("last_seq".into(), s(seq));
         }
-        let next = state.version + 1;
+        let (version, item_bytes) = self
+            .put_versioned(item, pk, state.version, "PutItem (shard)")
+            .await?;
+        state.version = version;
+        Ok(Written {
+            item_bytes,
+            spilled_bytes,
+        })
+    }
+
+    /// Writes a checkpoint item over `version` (optimistic locking), retrying faults. The
+    /// `save_id` makes a retried write that did land the first time count as ours rather than as
+    /// a conflict. Returns the new version and the item's size.
+    async fn put_versioned(
+        &self,
+        mut item: HashMap<String, AttributeValue>,
+        pk: String,
+        version: u64,
+        op: &'static str,
+    ) -> Result<(u64, u64), StateError> {
+        let next = version + 1;
         let save_id = format!("{:016x}", rand::random::<u64>());
         item.insert("version".into(), n(next));
         item.insert("save_id".into(), s(&save_id));
-        let written = Written {
-            item_bytes: item_bytes(&item),
-            spilled_bytes,
-        };
+        let size = item_bytes(&item);
         let mut attempt = 0;
         loop {
             let result = self
@@ -403,24 +392,21 @@ impl StateStore {
                 .table_name(&self.table)
                 .set_item(Some(item.clone()))
                 .condition_expression("attribute_not_exists(pk) OR version = :v OR save_id = :sid")
-                .expression_attribute_values(":v", n(state.version))
+                .expression_attribute_values(":v", n(version))
                 .expression_attribute_values(":sid", s(&save_id))
                 .send()
                 .await;
             match result {
-                Ok(_) => {
-                    state.version = next;
-                    return Ok(written);
-                }
+                Ok(_) => return Ok((next, size)),
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                     return Err(StateError::Conflict { key: pk })
                 }
                 Err(e) if attempt < RETRY.max_retries => {
                     attempt += 1;
+                    tracing::warn!(key = %pk, error = %cq_stage_logging::error_chain(&e), attempt, "retrying a state save");
                     tokio::time::sleep(RETRY.delay(attempt)).await;
-                    let _ = e;
                 }
-                Err(e) => return Err(self.err("PutItem (shard)", e)),
+                Err(e) => return Err(self.err(op, e)),
             }
         }
     }

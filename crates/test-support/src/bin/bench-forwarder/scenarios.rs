@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use cq_test_support::corpus::content::iso8601;
 use cq_test_support::corpus::payloads::{self, BatchBuilder};
 use cq_test_support::corpus::{Corpus, CorpusSpec};
+use cq_test_support::forwarder_env::ForwarderEnv;
 use cq_test_support::runtime_api::{InvocationRecord, Outcome, RuntimeApi, Source};
 
-use crate::bed::{now_ms, row, Bed};
+use crate::bed::{now_ms, row, Bed, Run};
 use crate::table::Row;
 
 const SETTLE_LAG_MS: i64 = 120_000;
@@ -204,14 +205,21 @@ pub fn steady(bed: &Bed, tps: f64, half: bool) -> Row {
     )
 }
 
-/// Every payload as an async invocation (2 retries), at `push_concurrency`.
-pub fn push_direct(bed: &Bed) -> Row {
-    let name = "push-direct";
+/// The minute, long ingested, for a push row: the stand-in serves no FilterLogEvents (a push
+/// forwarder must not poll) and the forwarder is set to push.
+fn push_bed(bed: &Bed, name: &str) -> (Run, ForwarderEnv) {
     let corpus = Corpus::build(spec(bed, now_ms() - 300_000, false));
     let run = bed.run(name, corpus, 25.0);
     run.standin.set_serving(false);
     let mut env = run.env.clone();
     env.ingestion = "push".into();
+    (run, env)
+}
+
+/// Every payload as an async invocation (2 retries), at `push_concurrency`.
+pub fn push_direct(bed: &Bed) -> Row {
+    let name = "push-direct";
+    let (run, env) = push_bed(bed, name);
     let memory = bed.args.memory_mb;
     let mut f = bed.function(&env, memory, bed.args.timeout, true);
     f.max_concurrency = bed.args.push_concurrency;
@@ -273,11 +281,7 @@ pub fn push_direct(bed: &Bed) -> Row {
 /// to 10,000 records / 6 MB, one batch in flight per shard.
 pub fn push_kinesis(bed: &Bed) -> Row {
     let name = "push-kinesis";
-    let corpus = Corpus::build(spec(bed, now_ms() - 300_000, false));
-    let run = bed.run(name, corpus, 25.0);
-    run.standin.set_serving(false);
-    let mut env = run.env.clone();
-    env.ingestion = "push".into();
+    let (run, env) = push_bed(bed, name);
     let shards = bed.args.kinesis_shards.max(1);
     let memory = bed.args.memory_mb;
     let mut f = bed.function(&env, memory, bed.args.timeout, true);

@@ -1,5 +1,10 @@
-//! A child process measured as a whole: wall time, user + system CPU and peak RSS from
-//! `wait4`'s rusage (what `/usr/bin/time -v` reports), optionally inside a `LambdaCgroup`.
+//! A child process measured as a whole: wall time, user + system CPU from `wait4`'s rusage
+//! (what `/usr/bin/time -v` reports) and peak RSS, optionally inside a `LambdaCgroup`.
+//!
+//! Peak RSS is the child's own `VmHWM`, sampled while it runs, not rusage's `ru_maxrss`: a
+//! child spawned by vfork or fork starts from the parent's memory map, and Linux carries that
+//! map's high-water mark into `ru_maxrss` across `exec`, so every child of a 200 MB harness
+//! "peaked" at 200 MB whatever it did itself.
 //!
 //! The child is reaped by its own thread, which is why `std::process::Child::wait` (no
 //! rusage) is never used: the reaper owns the pid until it has exited, so a kill never hits
@@ -25,6 +30,9 @@ pub struct Usage {
     pub user: Duration,
     pub sys: Duration,
     pub max_rss_kb: u64,
+    /// Page faults served without I/O: a high count means memory handed back to the kernel
+    /// and faulted in again (system CPU).
+    pub minor_faults: u64,
     pub exit: Exit,
     /// The cgroup's peak memory (bytes), when it ran in one.
     pub cgroup_peak_bytes: Option<u64>,
@@ -52,6 +60,17 @@ pub struct Measured {
     done: Done,
     pub stdout: Option<ChildStdout>,
     pub stderr: Option<ChildStderr>,
+}
+
+const HWM_SAMPLE: Duration = Duration::from_millis(5);
+
+/// `VmHWM` of a live process, in kB.
+fn vm_hwm_kb(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn timeval(tv: libc::timeval) -> Duration {
@@ -104,9 +123,10 @@ impl Measured {
                 let mut status = 0;
                 // SAFETY: rusage is plain data, fully written by wait4 on success.
                 let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+                let mut hwm_kb = 0u64;
                 loop {
                     // SAFETY: waiting for our own child with valid out-pointers.
-                    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+                    let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
                     if r == pid {
                         break;
                     }
@@ -115,6 +135,10 @@ impl Measured {
                     {
                         break;
                     }
+                    // Still running: its high-water mark so far (monotonic, so a sample every
+                    // few milliseconds misses only what it grows in its last moments).
+                    hwm_kb = hwm_kb.max(vm_hwm_kb(pid).unwrap_or(0));
+                    std::thread::sleep(HWM_SAMPLE);
                 }
                 let exit = if libc::WIFSIGNALED(status) {
                     Exit::Signal(libc::WTERMSIG(status))
@@ -125,7 +149,13 @@ impl Measured {
                     wall: started.elapsed(),
                     user: timeval(ru.ru_utime),
                     sys: timeval(ru.ru_stime),
-                    max_rss_kb: ru.ru_maxrss.max(0) as u64,
+                    // Never sampled (it exited at once): rusage's figure, an upper bound.
+                    max_rss_kb: if hwm_kb > 0 {
+                        hwm_kb
+                    } else {
+                        ru.ru_maxrss.max(0) as u64
+                    },
+                    minor_faults: ru.ru_minflt.max(0) as u64,
                     exit,
                     cgroup_peak_bytes: cgroup.as_ref().and_then(LambdaCgroup::peak_bytes),
                     oom_killed: cgroup.as_ref().is_some_and(LambdaCgroup::oom_killed),

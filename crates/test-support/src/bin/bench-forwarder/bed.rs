@@ -133,6 +133,14 @@ pub fn row(
         edge.edge_wire_bytes as f64 / 1e6,
         edge.edge_json_bytes as f64 / 1e6
     );
+    // Where the CPU went: user against system time, and the faults behind the latter.
+    let usages: Vec<_> = processes.iter().filter_map(|p| p.usage.as_ref()).collect();
+    note.push_str(&format!(
+        "; CPU {:.1} s user + {:.1} s system, {} minor faults",
+        usages.iter().map(|u| u.user.as_secs_f64()).sum::<f64>(),
+        usages.iter().map(|u| u.sys.as_secs_f64()).sum::<f64>(),
+        usages.iter().map(|u| u.minor_faults).sum::<u64>()
+    ));
     // What the checkpoints cost (docs/cost.md): only forwarders that report it.
     if let Some(saves) = totals.get("state_saves") {
         let get = |k: &str| totals.get(k).copied().unwrap_or(0.0);

@@ -28,7 +28,7 @@ use crate::pipeline::assemble::{
     has_completed_line, into_finished, merge_fragments, Fed, OpenRequest, Ownership, RestAssembler,
 };
 use crate::pipeline::{build_access_line, build_finished, Counts};
-use crate::sources::push::{from_kinesis_data, from_logs_event, kinesis_items, Delivery};
+use crate::sources::push::{from_logs_event, kinesis_items, kinesis_json, PayloadRef};
 use crate::state::store::sequence_after;
 use crate::state::{Channel, ShardState, StateStore};
 use crate::stats::{lock, SharedStats};
@@ -39,6 +39,11 @@ const CHANNEL_CACHE: Duration = Duration::from_secs(60);
 /// A Kinesis batch stops taking new records this long before the deadline.
 const KINESIS_MARGIN: Duration = Duration::from_secs(5);
 const POSTS: usize = 4;
+/// A shard's checkpoint (its open requests, often hundreds of KB) is written at most this
+/// often, and once at the end: written after every batch it cost a fifth of the CPU and most
+/// of the table's write units. What a killed process leaves unsaved is re-read and re-sent:
+/// at most this long's worth of batches.
+const SHARD_SAVE_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -304,6 +309,7 @@ async fn run_shard(
     let mut specs: HashMap<String, (LogGroupSpec, Ownership)> = HashMap::new();
     let mut last_seq = state.last_sequence.clone();
     let mut sealed_at_snapshot = flow.sealed();
+    let mut snapshot_at = Instant::now();
     let mut first_unhandled = None;
     let mut events = 0u64;
     for item in items {
@@ -318,8 +324,8 @@ async fn run_shard(
             first_unhandled = Some(item.sequence_number);
             break;
         }
-        let delivery: Delivery = match from_kinesis_data(&item.data) {
-            Ok(d) => d,
+        let payload_json = match kinesis_json(&item.data) {
+            Ok(j) => j,
             Err(e) => {
                 // Not a CloudWatch Logs payload: nothing to forward, never retry it.
                 tracing::error!(sequence = %item.sequence_number, error = %e, "skipping a Kinesis record");
@@ -327,28 +333,43 @@ async fn run_shard(
                 continue;
             }
         };
-        if delivery.is_data() {
-            events += delivery.events.len() as u64;
-            groups_seen.insert(delivery.log_group.clone(), ());
-            if !specs.contains_key(&delivery.log_group) {
-                let o = ownership_of(aws, store, &delivery.log_group).await;
+        let payload = match PayloadRef::parse(&payload_json) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(sequence = %item.sequence_number, error = %e, "skipping a Kinesis record");
+                last_seq = Some(item.sequence_number);
+                continue;
+            }
+        };
+        if payload.is_data() {
+            events += payload.log_events.len() as u64;
+            let log_group: &str = &payload.log_group;
+            if !groups_seen.contains_key(log_group) {
+                groups_seen.insert(log_group.to_string(), ());
+            }
+            if !specs.contains_key(log_group) {
+                let o = ownership_of(aws, store, log_group).await;
                 specs.insert(
-                    delivery.log_group.clone(),
-                    (LogGroupSpec::from_log_group(&delivery.log_group), o),
+                    log_group.to_string(),
+                    (LogGroupSpec::from_log_group(log_group), o),
                 );
             }
-            let (spec, ownership) = specs[&delivery.log_group].clone();
+            let (spec, ownership) = specs[log_group].clone();
             let ctx = run.source(&spec);
-            let asm = assemblers.entry(delivery.log_group.clone()).or_default();
+            if !assemblers.contains_key(log_group) {
+                assemblers.insert(log_group.to_string(), RestAssembler::default());
+            }
+            let asm = assemblers.get_mut(log_group).expect("inserted above");
             asm.set_ownership(ownership);
             let mut newest = 0;
-            for e in delivery.events {
+            for e in payload.log_events {
                 newest = newest.max(e.timestamp);
                 if !event_in_scope(ownership, e.timestamp) {
                     continue;
                 }
                 match spec.kind {
                     LogKind::HttpAccess => {
+                        let e = e.into_owned();
                         if let Some(b) =
                             build_access_line(&e, &ctx, &fwd.config.filters, &mut counts)
                         {
@@ -356,7 +377,7 @@ async fn run_shard(
                         }
                     }
                     LogKind::RestExecution => {
-                        if let Fed::Finished(f) = asm.feed(e) {
+                        if let Fed::Finished(f) = asm.feed_parts(e.id, e.timestamp, e.message) {
                             if let Some(b) =
                                 build_finished(&f, &ctx, &fwd.config.filters, &mut counts)
                             {
@@ -373,11 +394,15 @@ async fn run_shard(
             }
         }
         last_seq = Some(item.sequence_number);
-        // Snapshot only when a batch went out: copying the open requests after every record
-        // would cost more than the work itself.
+        // Snapshot only when a batch went out, and not more often than the save interval:
+        // copying the open requests after every record would cost more than the work itself.
+        // Pump at every sealed batch all the same: that is what bounds the posts in flight.
         if flow.sealed() != sealed_at_snapshot {
             sealed_at_snapshot = flow.sealed();
-            flow.snapshot(shard_snapshot(&assemblers, &last_seq, state.version));
+            if snapshot_at.elapsed() >= SHARD_SAVE_INTERVAL {
+                snapshot_at = Instant::now();
+                flow.snapshot(shard_snapshot(&assemblers, &last_seq, state.version));
+            }
             if let Some(snap) = flow.pump().await {
                 save_shard(store, shard, &mut state, snap, stats).await;
             }

@@ -342,7 +342,7 @@ async fn read_group(
                         }
                     }
                     Fed::Duplicate => duplicates += 1,
-                    Fed::Open | Fed::NotARequest | Fed::NotOurs => {}
+                    Fed::Open | Fed::NotARequest | Fed::NotOurs | Fed::Elided => {}
                 },
                 LogKind::HttpAccess => {
                     if let Some(b) = build_access_line(&event, &ctx, &cfg.filters, &mut counts) {

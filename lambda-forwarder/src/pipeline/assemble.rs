@@ -8,11 +8,12 @@
 //! flight, never the size of the window. The open requests are what the state layer persists
 //! between invocations.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::parse::rest::{classify, split_request_id, RestLine};
+use super::parse::rest::{classify, content_free_prefix, split_request_id, RestLine};
 use super::parse::LogEvent;
 
 /// A request whose last line has not arrived yet.
@@ -84,6 +85,9 @@ pub enum Fed {
     NotARequest,
     /// The same event (by id) was already part of its request.
     Duplicate,
+    /// A body continuation where no method body is open: the transaction would skip it, so
+    /// its request does not keep it.
+    Elided,
     /// The event belongs to a request another channel owns (push/poll handoff).
     NotOurs,
 }
@@ -164,26 +168,46 @@ impl RestAssembler {
     /// Feed one event. Events of one request must come in the order API Gateway wrote them
     /// (FilterLogEvents and a subscription payload both give that order).
     pub fn feed(&mut self, event: LogEvent) -> Fed {
-        let (starts, completes, id_end) = match split_request_id(&event.message) {
-            None => return Fed::NotARequest,
-            Some((id, text)) => {
-                let line = classify(text);
-                (
-                    is_first_line(&line),
-                    matches!(line, RestLine::MethodCompleted { .. }),
-                    1 + id.len(),
-                )
-            }
+        self.feed_parts(
+            Cow::Owned(event.event_id),
+            event.timestamp,
+            Cow::Owned(event.message),
+        )
+    }
+
+    /// `feed` for an event still borrowed from the payload it was read from: only what the
+    /// request keeps is copied (see `content_free_prefix`).
+    pub fn feed_parts(
+        &mut self,
+        event_id: Cow<'_, str>,
+        timestamp: i64,
+        message: Cow<'_, str>,
+    ) -> Fed {
+        let Some((id, text)) = split_request_id(&message) else {
+            return Fed::NotARequest;
         };
-        // The id again, by position: the split borrowed the message, which moves below.
-        let request_id = &event.message[1..id_end];
-        if let Some(open) = self.open.get_mut(request_id) {
-            if open.events.iter().any(|e| e.event_id == event.event_id) {
+        let line = classify(text);
+        let starts = is_first_line(&line);
+        let completes = matches!(line, RestLine::MethodCompleted { .. });
+        let is_continuation = matches!(line, RestLine::Continuation(_));
+        let prefix = content_free_prefix(&line, text);
+        if let Some(open) = self.open.get_mut(id) {
+            if open.events.iter().any(|e| e.event_id == event_id) {
                 return Fed::Duplicate;
             }
             open.started |= starts;
-            open.first_timestamp = open.first_timestamp.min(event.timestamp);
-            open.events.push(event.into());
+            open.first_timestamp = open.first_timestamp.min(timestamp);
+            // A continuation joins a body only right after a method body line (or its other
+            // continuations); anywhere else the builder skips it, so it is not kept.
+            if is_continuation && !continues_a_body(open.events.last()) {
+                return Fed::Elided;
+            }
+            let message = kept_message(id, prefix).unwrap_or(message);
+            open.events.push(StoredEvent {
+                event_id: event_id.into_owned(),
+                timestamp,
+                message: message.into_owned(),
+            });
             if completes {
                 let id = open.request_id.clone();
                 let done = self.open.remove(&id).expect("present");
@@ -191,14 +215,23 @@ impl RestAssembler {
             }
             return Fed::Open;
         }
-        if !self.may_open(event.timestamp, starts) {
+        if !self.may_open(timestamp, starts) {
             return Fed::NotOurs;
         }
+        let request_id = id.to_string();
+        let message = kept_message(id, prefix).unwrap_or(message);
+        // A REST request is about twenty events: one allocation instead of five.
+        let mut events = Vec::with_capacity(24);
+        events.push(StoredEvent {
+            event_id: event_id.into_owned(),
+            timestamp,
+            message: message.into_owned(),
+        });
         let request = OpenRequest {
-            request_id: request_id.to_string(),
-            first_timestamp: event.timestamp,
+            request_id,
+            first_timestamp: timestamp,
             started: starts,
-            events: vec![event.into()],
+            events,
             log_group: String::new(),
         };
         if completes {
@@ -247,6 +280,24 @@ fn is_first_line(line: &RestLine<'_>) -> bool {
     matches!(
         line,
         RestLine::ExtendedRequestId(_) | RestLine::StartingExecution
+    )
+}
+
+/// `(<id>) <prefix>` for a line kept without its content.
+fn kept_message(id: &str, prefix: Option<&'static str>) -> Option<Cow<'static, str>> {
+    prefix.map(|p| Cow::Owned(format!("({id}) {p}")))
+}
+
+/// Does a continuation after this event extend a method body? Only after the body's first
+/// line or one of its continuations (what the builder appends); the last kept event stands
+/// for the builder's state, since the continuations not kept change nothing there.
+fn continues_a_body(last: Option<&StoredEvent>) -> bool {
+    let Some((_, text)) = last.and_then(|e| split_request_id(&e.message)) else {
+        return true;
+    };
+    matches!(
+        classify(text),
+        RestLine::RequestBody(_) | RestLine::ResponseBody(_) | RestLine::Continuation(_)
     )
 }
 

@@ -453,7 +453,9 @@ mod tests {
             match asm.feed(e) {
                 Fed::Finished(f) => finished.push(f),
                 Fed::Open => {}
-                Fed::NotARequest | Fed::Duplicate | Fed::NotOurs => out.accounted.push(id),
+                Fed::NotARequest | Fed::Duplicate | Fed::NotOurs | Fed::Elided => {
+                    out.accounted.push(id)
+                }
             }
         }
         let filters = test_filters();
@@ -764,5 +766,118 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What the assembler keeps of a request (method lines whole; integration lines as their
+    /// prefix; continuations only where a method body is open) must build the very
+    /// transaction that all of its events build.
+    #[test]
+    fn what_the_assembler_keeps_builds_the_same_transaction() {
+        let lines = [
+            "Extended Request Id: X1",
+            "Starting execution for request: R",
+            "HTTP Method: POST, Resource Path: /pets/1",
+            "Method request path: {id=1}",
+            "Method request query string: {q=a, r=b}",
+            "Method request headers: {Host=a.example, X-Forwarded-For=1.2.3.4, Content-Type=application/json}",
+            "Method request body before transformations: {\"a\":",
+            "Method response body after transformations: [1,",
+            "Method response headers: {Content-Type=application/json}",
+            "Endpoint request URI: https://lambda.example/x",
+            "Endpoint request headers: {Accept=*/*}",
+            "Endpoint request body after transformations: {\"integration\":",
+            "Endpoint response body before transformations: {\"raw\":",
+            "Endpoint response headers: {Date=now}",
+            "Sending request to https://lambda.example/x",
+            "Received response. Status: 201, Integration latency: 5 ms",
+            "Execution failed due to a timeout",
+            "Successfully completed execution",
+            "Method completed with status: 201",
+            "  \"continued\": 1}",
+            "2]",
+            "",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let filters = test_filters();
+        let (mut shortened, mut elided) = (0, 0);
+        for round in 0..500 {
+            let requests = 1 + rng.next() % 3;
+            // Each request's lines in order, its last line (when it has one) at the end.
+            let mut per_request: Vec<Vec<LogEvent>> = Vec::new();
+            let mut n = 0;
+            for r in 0..requests {
+                let mut v = Vec::new();
+                let count = 1 + rng.next() % 25;
+                for j in 0..=count {
+                    let line = if j == count {
+                        if rng.next() % 2 == 0 {
+                            break;
+                        }
+                        "Method completed with status: 201"
+                    } else if rng.next() % 3 == 0 {
+                        // Continuations come in runs, as multi-line bodies do.
+                        rng.pick(&lines[19..])
+                    } else {
+                        rng.pick(&lines[..18])
+                    };
+                    n += 1;
+                    v.push(LogEvent {
+                        event_id: format!("{round}-{n}"),
+                        timestamp: 1_700_000_000_000 + n as i64,
+                        message: format!("(r{round}-{r}) {line}"),
+                    });
+                }
+                per_request.push(v);
+            }
+            // Interleaved, each request's order kept.
+            let mut cursors = vec![0usize; per_request.len()];
+            let mut evs = Vec::new();
+            while cursors.iter().zip(&per_request).any(|(c, v)| *c < v.len()) {
+                let r = (rng.next() % requests) as usize;
+                if cursors[r] < per_request[r].len() {
+                    evs.push(per_request[r][cursors[r]].clone());
+                    cursors[r] += 1;
+                }
+            }
+            let mut asm = RestAssembler::default();
+            let mut finished = Vec::new();
+            for e in evs {
+                if let Fed::Finished(f) = asm.feed(e) {
+                    finished.push(f);
+                }
+            }
+            finished.extend(asm.take_all());
+            for f in finished {
+                let r: usize = f.request_id.rsplit('-').next().unwrap().parse().unwrap();
+                let all = &per_request[r];
+                elided += all.len() - f.events.len();
+                shortened += f
+                    .events
+                    .iter()
+                    .zip(all)
+                    .filter(|(k, a)| k.message.len() < a.message.len())
+                    .count();
+                let kept = build_rest_request(&f.request_id, &f.events, &ctx(), filters);
+                let whole = build_rest_request(&f.request_id, all, &ctx(), filters);
+                let json = |o: &Outcome| match o {
+                    Outcome::Built(b) => Some((
+                        serde_json::to_value(&b.transaction).unwrap(),
+                        b.first_timestamp,
+                        b.truncated,
+                    )),
+                    _ => None,
+                };
+                assert_eq!(
+                    json(&kept),
+                    json(&whole),
+                    "round {round}, request {r}: {all:#?}\nkept: {:#?}",
+                    f.events
+                );
+            }
+        }
+        assert!(
+            elided > 500 && shortened > 500,
+            "elided {elided}, shortened {shortened}"
+        );
     }
 }

@@ -77,7 +77,9 @@ pub fn assemble_rest(
         match asm.feed(e) {
             Fed::Finished(f) => finished.push(f),
             Fed::Open => {}
-            Fed::NotARequest | Fed::Duplicate | Fed::NotOurs => out.consumed_event_ids.push(id),
+            Fed::NotARequest | Fed::Duplicate | Fed::NotOurs | Fed::Elided => {
+                out.consumed_event_ids.push(id)
+            }
         }
     }
     if let Some(limit) = force_before {

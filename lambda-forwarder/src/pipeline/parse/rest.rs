@@ -116,7 +116,7 @@ pub fn classify(text: &str) -> RestLine<'_> {
     if let Some(map) = text.strip_prefix("Method request query string:") {
         return RestLine::QueryString(map.trim());
     }
-    if let Some(map) = text.strip_prefix("Method request path:") {
+    if let Some(map) = text.strip_prefix(PATH_PARAMETERS) {
         return RestLine::PathParameters(map.trim());
     }
     if let Some(rest) = text.strip_prefix("HTTP Method:") {
@@ -159,6 +159,30 @@ pub fn classify(text: &str) -> RestLine<'_> {
     }
     RestLine::Continuation(text)
 }
+
+/// For a line the transaction takes nothing from (integration-side lines, path parameters),
+/// the prefix that classifies the same way: an open request may keep `(<id>) <prefix>` instead
+/// of the whole line. The line still ends a body spread over several events (what the builder
+/// needs of it), while its content (integration headers and bodies, often half of a
+/// request's bytes) is neither copied nor persisted. `None` for lines that must stay whole.
+pub fn content_free_prefix(line: &RestLine<'_>, text: &str) -> Option<&'static str> {
+    let text = text.trim_end_matches(['\n', '\r']);
+    match line {
+        RestLine::PathParameters(_) => Some(PATH_PARAMETERS),
+        // Same order as `classify`: the multi-line prefixes are more specific.
+        RestLine::OtherMultiLine => MULTI_LINE_PREFIXES
+            .iter()
+            .find(|p| text.starts_with(**p))
+            .copied(),
+        RestLine::Other => OTHER_PREFIXES
+            .iter()
+            .find(|p| text.starts_with(**p))
+            .copied(),
+        _ => None,
+    }
+}
+
+const PATH_PARAMETERS: &str = "Method request path:";
 
 /// True when a body fragment ends with API Gateway's truncation marker.
 pub fn is_truncated(fragment: &str) -> bool {
@@ -389,5 +413,48 @@ mod tests {
         assert!(is_truncated("{\"a\":\"bbbb [TRUNCATED]"));
         assert!(is_truncated("abc [TRUNCATED]\n"));
         assert!(!is_truncated("{\"a\":1}"));
+    }
+
+    #[test]
+    fn content_free_prefixes_classify_like_their_lines() {
+        use std::mem::discriminant;
+        let lines = [
+            "Endpoint request URI: https://lambda.us-east-1.amazonaws.com/x",
+            "Endpoint request headers: {x-amzn-apigateway-api-id=abc, Accept=*/*}",
+            "Endpoint request body after transformations: {\"a\":1}",
+            "Endpoint response headers: {Date=Mon, Connection=keep-alive}",
+            "Endpoint response body before transformations: {\"ok\":true}",
+            "Sending request to https://lambda.us-east-1.amazonaws.com/x",
+            "Verifying Usage Plan for request: r1. API Key:  API Stage: abc/prod",
+            "API Key  authorized because method 'GET /pets' does not require API Key.",
+            "Method request path: {id=1}",
+            "Execution failed due to configuration error: x",
+            "Received response. Status: oops",
+        ];
+        for text in lines {
+            let line = classify(text);
+            let prefix = content_free_prefix(&line, text)
+                .unwrap_or_else(|| panic!("no content-free prefix for {text:?}"));
+            assert!(text.starts_with(prefix));
+            assert_eq!(
+                discriminant(&classify(prefix)),
+                discriminant(&line),
+                "{prefix:?} must classify like {text:?}"
+            );
+        }
+        for p in MULTI_LINE_PREFIXES.iter().chain(OTHER_PREFIXES) {
+            let line = classify(p);
+            assert_eq!(content_free_prefix(&line, p), Some(*p), "{p:?}");
+        }
+        // Lines the transaction reads stay whole.
+        for text in [
+            "Method request headers: {Host=a}",
+            "Method request body before transformations: x",
+            "Method completed with status: 200",
+            "HTTP Method: GET, Resource Path: /pets",
+            "continued body text",
+        ] {
+            assert_eq!(content_free_prefix(&classify(text), text), None, "{text:?}");
+        }
     }
 }

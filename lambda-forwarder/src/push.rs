@@ -40,8 +40,8 @@ const CHANNEL_CACHE: Duration = Duration::from_secs(60);
 const KINESIS_MARGIN: Duration = Duration::from_secs(5);
 const POSTS: usize = 4;
 /// A shard's checkpoint (its open requests, often hundreds of KB) is written at most this
-/// often, and once at the end: written after every batch it cost a fifth of the CPU and most
-/// of the table's write units. What a killed process leaves unsaved is re-read and re-sent:
+/// often, and once at the end: written after every Edge batch it cost about 5% of the CPU
+/// and most of the table's write units (docs/benchmark.md). What a killed process leaves unsaved is re-read and re-sent:
 /// at most this long's worth of batches.
 const SHARD_SAVE_INTERVAL: Duration = Duration::from_secs(2);
 

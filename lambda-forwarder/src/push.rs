@@ -166,7 +166,7 @@ pub async fn run_direct(
                         request_id: f.request_id,
                         first_timestamp: f.events.first().map_or(0, |e| e.timestamp),
                         started: false,
-                        events: f.events.into_iter().map(Into::into).collect(),
+                        events: f.events,
                         log_group: String::new(),
                     }),
                     _ => {}

@@ -24,7 +24,7 @@
 use super::filters::Filters;
 use super::parse::header_map::{parse_map, ParsedMap};
 use super::parse::http::{parse_access_log, AccessLogEntry};
-use super::parse::rest::{classify, is_truncated, split_request_id, RestLine};
+use super::parse::rest::{classify, is_truncated, text_of_request, RestLine};
 use super::parse::uri::{encode_path, path_with_query};
 use super::parse::{LogEvent, SourceContext};
 use super::transaction::{
@@ -71,7 +71,7 @@ pub fn build_rest_request(
     };
     let mut request = RestRequest::new(request_id, first.timestamp);
     for event in events {
-        if let Some((_, text)) = split_request_id(&event.message) {
+        if let Some(text) = text_of_request(&event.message, request_id) {
             request.feed(event, classify(text));
         }
     }

@@ -63,17 +63,20 @@ pub fn parse_map(text: &str) -> ParsedMap<'_> {
 }
 
 /// Byte offsets where a `name=value` pair starts: 0, and after every `, ` that is followed
-/// by a token and `=`.
+/// by a token and `=`. Three maps per request at millions of requests a minute: the commas are
+/// found with `memchr`, token bytes by table.
 fn pair_starts(body: &str) -> Vec<usize> {
     let bytes = body.as_bytes();
-    let mut starts = vec![0];
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b',' && bytes[i + 1] == b' ' && token_then_equals(&bytes[i + 2..]) {
+    let mut starts = Vec::with_capacity(16);
+    starts.push(0);
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(b',', &bytes[from..]) {
+        let i = from + at;
+        if bytes.get(i + 1) == Some(&b' ') && token_then_equals(&bytes[i + 2..]) {
             starts.push(i + 2);
-            i += 2;
+            from = i + 2;
         } else {
-            i += 1;
+            from = i + 1;
         }
     }
     starts
@@ -90,8 +93,36 @@ fn is_token(s: &str) -> bool {
 
 /// RFC 9110 `tchar`.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[b as usize]
 }
+
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -244,6 +275,14 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             assert_eq!(got, expected, "input: {text}");
+        }
+    }
+
+    #[test]
+    fn the_token_table_is_rfc_9110_tchar() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), expected, "{b:#x}");
         }
     }
 }

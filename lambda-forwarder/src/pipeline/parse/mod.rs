@@ -8,11 +8,16 @@ pub mod rest;
 pub mod uri;
 
 /// One CloudWatch Logs event, as FilterLogEvents (or a subscription payload) returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// It is also how an open request keeps its events (`assemble::StoredEvent`), so handing a
+/// finished request to the builder moves no event; the short names are the persisted form.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogEvent {
+    #[serde(rename = "i")]
     pub event_id: String,
     /// Event time, epoch milliseconds.
+    #[serde(rename = "t")]
     pub timestamp: i64,
+    #[serde(rename = "m")]
     pub message: String,
 }
 

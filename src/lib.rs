@@ -10,6 +10,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod confirm;
 pub mod error;
 pub mod output;
 pub mod plan;

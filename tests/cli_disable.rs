@@ -111,3 +111,102 @@ fn destroy_keeps_buckets_unless_auto_delete() {
         vec![bucket("eu-west-1"), bucket("us-east-1")]
     );
 }
+
+#[test]
+fn a_scoped_destroy_deletes_only_the_selection() {
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+    let all = bed.instances();
+    assert!(all.len() >= 2, "{all:?}");
+
+    let text = run_ok(
+        &bed,
+        &["disable", "--destroy", "--yes", "--regions", "eu-west-1"],
+    );
+    let left = bed.instances();
+    assert!(
+        left.iter().all(|(_, r)| r != "eu-west-1") && !left.is_empty(),
+        "{left:?}"
+    );
+    assert!(text.contains("kept StackSet"), "{text}");
+    assert!(
+        bed.stackset().is_some(),
+        "the others still need the StackSet"
+    );
+    assert_eq!(bed.buckets().len(), 2, "and their buckets");
+
+    // An account that has no instance selects nothing: nothing is deleted.
+    let ops = bed.operation_count();
+    let text = run_ok(
+        &bed,
+        &[
+            "disable",
+            "--destroy",
+            "--yes",
+            "--accounts",
+            "999999999999",
+        ],
+    );
+    assert!(text.contains("nothing to change"), "{text}");
+    assert_eq!(bed.instances(), left);
+    assert_eq!(bed.operation_count(), ops);
+
+    run_ok(&bed, &["disable", "--destroy", "--yes"]);
+    assert!(bed.stackset().is_none());
+    assert!(bed.buckets().is_empty());
+}
+
+#[test]
+fn destroy_without_a_terminal_or_yes_refuses_and_changes_nothing() {
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+    let instances = bed.instances();
+    let buckets = bed.buckets();
+    let ops = bed.operation_count();
+
+    // `Command::output` gives the child no terminal, and the bed clears `CI`.
+    let out = bed.cli(&["disable", "--destroy"]).output().unwrap();
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--yes") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("StackSet aws-cequence-apigw-integration"),
+        "{err}"
+    );
+    assert!(err.contains(&bucket("us-east-1")), "{err}");
+    assert_eq!(bed.instances(), instances);
+    assert_eq!(bed.buckets(), buckets);
+    assert_eq!(bed.operation_count(), ops);
+    assert!(bed.stackset().is_some());
+
+    // CI=true answers for the operator, as documented.
+    let out = bed
+        .cli(&["disable", "--destroy"])
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(bed.stackset().is_none());
+}
+
+#[test]
+fn enable_after_disable_turns_capture_back_on() {
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+    run_ok(&bed, &["disable", "--yes", "--regions", "eu-west-1"]);
+    assert!(!overrides(&bed, "eu-west-1").is_empty());
+
+    // The StackSet itself did not change: only the instance's overrides pin capture off.
+    let text = run_ok(&bed, &["enable", "--yes"]);
+    assert!(text.contains("clear parameter overrides"), "{text}");
+    assert!(overrides(&bed, "eu-west-1").is_empty());
+    assert!(overrides(&bed, "us-east-1").is_empty(), "untouched");
+
+    let ops = bed.operation_count();
+    let text = run_ok(&bed, &["enable", "--yes"]);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert_eq!(bed.operation_count(), ops);
+}

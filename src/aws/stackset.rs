@@ -383,6 +383,41 @@ pub async fn override_instances(
     Ok(out.operation_id().unwrap_or(&operation_id).to_string())
 }
 
+/// The parameter overrides of one stack instance, as (key, value) pairs.
+pub async fn instance_overrides(
+    cfn: &Client,
+    name: &str,
+    account: &str,
+    region: &str,
+) -> Result<Vec<(String, String)>> {
+    let out = retry(Backoff::STACKSET, "DescribeStackInstance", || {
+        cfn.describe_stack_instance()
+            .stack_set_name(name)
+            .stack_instance_account(account)
+            .stack_instance_region(region)
+            .send()
+    })
+    .await
+    .map_err(|e| {
+        Error::aws(
+            format!("CloudFormation DescribeStackInstance {account}/{region}"),
+            e,
+        )
+    })?;
+    Ok(out
+        .stack_instance()
+        .map(|i| i.parameter_overrides())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
 /// DeleteStackInstances (stacks deleted, not retained). Returns the operation id.
 pub async fn delete_instances(
     cfn: &Client,

@@ -17,8 +17,10 @@ use crate::aws::stages;
 use crate::aws::{buckets, identity, Aws};
 use crate::cli::{DisableArgs, GlobalArgs};
 use crate::config::model::{Config, RegionSelection};
+use crate::confirm::{confirm, Answerer};
 use crate::error::{Error, Result};
 use crate::output;
+use crate::plan::destroy::{plan_destroy, DestroyPlan};
 use crate::plan::parameters::{disable_overrides, HTTP_ENABLED, REST_ENABLED};
 use crate::plan::stackset::{
     group_pairs, operation_preferences, override_batches, select_instances, BatchTargets,
@@ -35,6 +37,8 @@ pub struct DisableReport {
     /// Pairs that were already off.
     pub already_disabled: Vec<(String, String)>,
     pub deleted_instances: Vec<(String, String)>,
+    /// Instances outside a scoped destroy's selection: they keep the StackSet and buckets.
+    pub kept_instances: Vec<(String, String)>,
     pub stackset_deleted: bool,
     pub buckets_deleted: Vec<String>,
     pub operations: Vec<OperationOutcome>,
@@ -72,6 +76,15 @@ impl fmt::Display for DisableReport {
         }
         if self.stackset_deleted {
             writeln!(f, "StackSet {} deleted", self.stackset_name)?;
+        }
+        if !self.kept_instances.is_empty() {
+            writeln!(
+                f,
+                "kept StackSet {} and its buckets for {} instance(s) outside the selection: {}",
+                self.stackset_name,
+                self.kept_instances.len(),
+                pairs(&self.kept_instances)
+            )?;
         }
         for b in &self.buckets_deleted {
             writeln!(f, "bucket {b} emptied and deleted")?;
@@ -169,6 +182,46 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
         })
     });
 
+    let selected_regions = match &config.regions {
+        RegionSelection::All => vec![],
+        RegionSelection::List(l) => l.clone(),
+    };
+    // Everything a destroy deletes is decided, shown and confirmed before the first change.
+    let destroying = match args.destroy {
+        false => None,
+        true => {
+            let plan = plan_destroy(
+                &pairs,
+                &accounts,
+                &selected_regions,
+                current.is_some(),
+                config.auto_delete_from_s3,
+            );
+            let our_buckets = match plan.delete_buckets {
+                true => buckets::list_ours(&aws.s3(aws.home_region()), &caller.account).await?,
+                false => vec![],
+            };
+            if !plan.instances.is_empty() || plan.delete_stackset || !our_buckets.is_empty() {
+                let summary = destroy_summary(&name, &plan, &our_buckets);
+                let answerer = Answerer::detect(args.assume_yes());
+                let stdin = std::io::stdin();
+                let go = confirm(
+                    answerer,
+                    "cq-apigw disable --destroy",
+                    &summary,
+                    &mut stdin.lock(),
+                    &mut std::io::stderr(),
+                )?;
+                if !go {
+                    return Err(Error::Failed(
+                        "disable --destroy cancelled: nothing was changed".into(),
+                    ));
+                }
+            }
+            Some((plan, our_buckets))
+        }
+    };
+
     if caller_selected(&config, &accounts, &pairs, &caller.account) {
         let regions = resolve_regions(&aws, &config.regions, &caller.partition).await?;
         progress.note(format!(
@@ -188,24 +241,20 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
         report.stage_logging_failures = changes.failures;
     }
 
-    if args.destroy {
+    if let Some((plan, our_buckets)) = destroying {
         destroy(
             &aws,
             &cfn,
-            &config,
-            &caller.account,
-            &pairs,
+            &name,
+            &plan,
+            our_buckets,
             ous.as_deref(),
             &progress,
             &mut report,
         )
         .await?;
     } else if current.is_some() {
-        let regions = match &config.regions {
-            RegionSelection::All => vec![],
-            RegionSelection::List(l) => l.clone(),
-        };
-        let selected = select_instances(&pairs, &accounts, &regions);
+        let selected = select_instances(&pairs, &accounts, &selected_regions);
         let mut to_disable = Vec::new();
         for (account, region) in selected {
             if already_disabled(&cfn, &name, &account, &region).await? {
@@ -281,56 +330,62 @@ async fn already_disabled(
     account: &str,
     region: &str,
 ) -> Result<bool> {
-    let out = cfn
-        .describe_stack_instance()
-        .stack_set_name(name)
-        .stack_instance_account(account)
-        .stack_instance_region(region)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::aws(
-                format!("CloudFormation DescribeStackInstance {account}/{region}"),
-                e,
-            )
-        })?;
-    let overrides = out
-        .stack_instance()
-        .map(|i| i.parameter_overrides())
-        .unwrap_or_default();
-    let is_false = |key: &str| {
-        overrides
-            .iter()
-            .any(|p| p.parameter_key() == Some(key) && p.parameter_value() == Some("false"))
-    };
+    let overrides = stackset::instance_overrides(cfn, name, account, region).await?;
+    let is_false = |key: &str| overrides.iter().any(|(k, v)| k == key && v == "false");
     Ok(is_false(REST_ENABLED) && is_false(HTTP_ENABLED))
+}
+
+/// The confirmation text: every instance, the StackSet and each bucket that will go, and
+/// what stays.
+fn destroy_summary(name: &str, plan: &DestroyPlan, our_buckets: &[(String, String)]) -> String {
+    let mut lines = Vec::new();
+    if !plan.instances.is_empty() {
+        lines.push(format!("  {} stack instance(s):", plan.instances.len()));
+        lines.extend(plan.instances.iter().map(|(a, r)| format!("    {a} {r}")));
+    }
+    if plan.delete_stackset {
+        lines.push(format!("  StackSet {name}"));
+    }
+    for (bucket, region) in our_buckets {
+        lines.push(format!("  bucket {bucket} ({region}) and everything in it"));
+    }
+    if !plan.kept.is_empty() {
+        lines.push(format!(
+            "  (kept: StackSet {name} and its buckets, for {} instance(s) outside the selection)",
+            plan.kept.len()
+        ));
+    }
+    lines.join("\n")
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn destroy(
     aws: &Aws,
     cfn: &aws_sdk_cloudformation::Client,
-    config: &Config,
-    account: &str,
-    pairs: &[(String, String)],
+    name: &str,
+    plan: &DestroyPlan,
+    our_buckets: Vec<(String, String)>,
     ous: Option<&[String]>,
     progress: &Progress,
     report: &mut DisableReport,
 ) -> Result<()> {
-    let name = &config.stackset_name;
-    if !pairs.is_empty() {
+    if !plan.instances.is_empty() {
         let batches = match ous {
-            None => group_pairs(pairs),
-            Some(ous) => {
-                let regions: BTreeSet<String> = pairs.iter().map(|(_, r)| r.clone()).collect();
+            None => group_pairs(&plan.instances),
+            // Deleting everything addresses the whole OUs (accounts that joined them since
+            // included); a selection narrows the OUs to the selected accounts.
+            Some(ous) if plan.everything => {
+                let regions: BTreeSet<String> =
+                    plan.instances.iter().map(|(_, r)| r.clone()).collect();
                 vec![InstanceBatch {
                     targets: BatchTargets::OrganizationalUnits(ous.to_vec()),
                     only_accounts: vec![],
                     regions: regions.into_iter().collect(),
                 }]
             }
+            Some(ous) => override_batches(&plan.instances, Some(ous)),
         };
-        let accounts: BTreeSet<&String> = pairs.iter().map(|(a, _)| a).collect();
+        let accounts: BTreeSet<&String> = plan.instances.iter().map(|(a, _)| a).collect();
         let prefs = operation_preferences(accounts.len());
         for batch in batches {
             progress.note(format!("deleting stack instances: {batch}"));
@@ -344,15 +399,15 @@ async fn destroy(
                 }
             }
         }
-        report.deleted_instances = pairs.to_vec();
+        report.deleted_instances = plan.instances.clone();
     }
-    if !report.not_found {
+    report.kept_instances = plan.kept.clone();
+    if plan.delete_stackset {
         progress.note(format!("deleting StackSet {name}"));
         report.stackset_deleted = stackset::delete(cfn, name).await?;
     }
-    if config.auto_delete_from_s3 {
-        let ours = buckets::list_ours(&aws.s3(aws.home_region()), account).await?;
-        let deleted: Vec<Option<String>> = stream::iter(ours)
+    if plan.delete_buckets {
+        let deleted: Vec<Option<String>> = stream::iter(our_buckets)
             .map(|(bucket, region)| async move {
                 let row = format!("bucket {region}");
                 progress.row(&row, "emptying and deleting");

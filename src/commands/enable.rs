@@ -20,7 +20,8 @@ use crate::output;
 use crate::plan::bucket::{plan_bucket, BucketAction};
 use crate::plan::parameters::{self, CodeLocation, DIGEST_TAG, TEMPLATE_KEY_TAG};
 use crate::plan::stackset::{
-    operation_preferences, plan_stackset, Deployed, Desired, InstanceBatch, StackSetChange,
+    instances_to_reset, operation_preferences, override_batches, plan_stackset, selected_existing,
+    Deployed, Desired, InstanceBatch, InstanceOverrides, StackSetChange, Targets,
 };
 use crate::plan::{keys, policy};
 use crate::progress::Progress;
@@ -49,6 +50,9 @@ pub struct EnableReport {
     pub buckets: Vec<BucketReport>,
     pub stackset_change: Option<StackSetChange>,
     pub add_instances: Vec<InstanceBatch>,
+    /// Instances whose parameter overrides (left by `disable`) are cleared so they take the
+    /// configured values again.
+    pub reset_instances: Vec<InstanceBatch>,
     /// One line per API stage whose logging changed (or would change).
     pub stage_logging: Vec<String>,
     /// Stages (or regions) whose logging could not be changed; they make the exit code 1.
@@ -124,6 +128,12 @@ impl fmt::Display for EnableReport {
         }
         for batch in &self.add_instances {
             writeln!(f, "  {verb} add stack instances: {batch}")?;
+        }
+        for batch in &self.reset_instances {
+            writeln!(
+                f,
+                "  {verb} clear parameter overrides (capture back to the configured values): {batch}"
+            )?;
         }
         for s in &self.stage_logging {
             writeln!(f, "  stage logging: {s}")?;
@@ -227,6 +237,10 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         regions: dep.regions.clone(),
     };
     let plan = plan_stackset(deployed.as_ref(), &desired, &existing);
+    let reset = match &current {
+        Some(_) => plan_resets(&cfn, &config.stackset_name, &desired, &existing, &params).await?,
+        None => vec![],
+    };
 
     let mut report = EnableReport {
         account: dep.caller.account.clone(),
@@ -236,12 +250,14 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         template_url: template_url.clone(),
         dry_run: args.dry_run,
         changed: !plan.is_empty()
+            || !reset.is_empty()
             || buckets.iter().any(|b| !b.actions.is_empty())
             || !stage_logging.changes.is_empty()
             || !stage_logging.failures.is_empty(),
         buckets,
         stackset_change: plan.change,
         add_instances: plan.add_instances.clone(),
+        reset_instances: reset.clone(),
         stage_logging: stage_logging.changes,
         stage_logging_failures: stage_logging.failures,
         operations: vec![],
@@ -290,6 +306,14 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
                 .operations
                 .push(finish(&cfn, &spec.name, op, "CREATE", args.no_wait, &progress).await?);
         }
+        // After the StackSet update, so the cleared instances take its new values.
+        for batch in &reset {
+            progress.note(format!("clearing parameter overrides: {batch}"));
+            let op = stackset::override_instances(&cfn, &spec.name, batch, &[], prefs).await?;
+            report
+                .operations
+                .push(finish(&cfn, &spec.name, op, "UPDATE", args.no_wait, &progress).await?);
+        }
     }
     progress.finish();
     output::print_result(args.output, &report)?;
@@ -303,6 +327,32 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
             failures.join("\n  ")
         )))
     }
+}
+
+/// The selected instances whose overrides pin other values than the configuration, as
+/// UpdateStackInstances batches (an empty override list resets an instance to the StackSet's
+/// values). Read with one DescribeStackInstance per instance.
+async fn plan_resets(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    desired: &Desired,
+    existing: &[(String, String)],
+    params: &[parameters::Parameter],
+) -> Result<Vec<InstanceBatch>> {
+    let selected = selected_existing(desired, existing);
+    let found: Vec<InstanceOverrides> = stream::iter(selected)
+        .map(|(account, region)| async move {
+            let overrides = stackset::instance_overrides(cfn, name, &account, &region).await?;
+            Ok::<_, Error>(((account, region), overrides))
+        })
+        .buffered(REGION_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let pairs = instances_to_reset(&found, params);
+    Ok(match &desired.targets {
+        Targets::Accounts(_) => override_batches(&pairs, None),
+        Targets::OrganizationalUnits { ous, .. } => override_batches(&pairs, Some(ous)),
+    })
 }
 
 /// Wait for an operation (showing one row per account/region), or with `--no-wait` just

@@ -5,6 +5,7 @@
 //! policy or parameter sent to AWS) is unit-tested without a network.
 
 pub mod bucket;
+pub mod destroy;
 pub mod keys;
 pub mod parameters;
 pub mod policy;

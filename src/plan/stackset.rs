@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::parameters::Parameter;
+
 /// Where the StackSet deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
@@ -223,6 +225,42 @@ pub fn override_batches(pairs: &[(String, String)], ous: Option<&[String]>) -> V
     }
 }
 
+/// Existing instances that the configuration selects (its accounts × its regions).
+pub fn selected_existing(
+    desired: &Desired,
+    existing: &[(String, String)],
+) -> Vec<(String, String)> {
+    existing
+        .iter()
+        .filter(|(a, r)| desired.regions.contains(r) && desired.targets.accounts().contains(a))
+        .cloned()
+        .collect()
+}
+
+/// A stack instance (account, region) with its parameter overrides (key, value).
+pub type InstanceOverrides = ((String, String), Vec<(String, String)>);
+
+/// Instances whose parameter overrides pin a value other than the configured one (`disable`
+/// leaves REST/HTTP capture overridden to false): `enable` clears their overrides so they
+/// take the StackSet's values again. An override equal to the configured value changes
+/// nothing today and is left alone; the secret is never compared (AWS masks it).
+pub fn instances_to_reset(
+    found: &[InstanceOverrides],
+    desired: &[Parameter],
+) -> Vec<(String, String)> {
+    found
+        .iter()
+        .filter(|(_, overrides)| {
+            overrides.iter().any(|(key, value)| {
+                desired
+                    .iter()
+                    .any(|p| p.key == key.as_str() && !p.is_secret() && p.value != *value)
+            })
+        })
+        .map(|(pair, _)| pair.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +433,56 @@ mod tests {
                 only_accounts: s(&["1"]),
                 regions: s(&["b"]),
             }]
+        );
+    }
+
+    #[test]
+    fn only_overrides_that_differ_from_the_configuration_are_reset() {
+        let desired = vec![
+            Parameter {
+                key: "CequenceRestApiEnabled",
+                value: "true".into(),
+            },
+            Parameter {
+                key: "CequenceClientSecret",
+                value: "s3cret".into(),
+            },
+        ];
+        let pair = |r: &str| ("111111111111".to_string(), r.to_string());
+        let ov = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let found = vec![
+            (
+                pair("us-east-1"),
+                vec![ov("CequenceRestApiEnabled", "false")],
+            ),
+            (
+                pair("eu-west-1"),
+                vec![ov("CequenceRestApiEnabled", "true")],
+            ),
+            (pair("eu-west-2"), vec![ov("CequenceClientSecret", "****")]),
+            (pair("eu-west-3"), vec![]),
+        ];
+        assert_eq!(
+            instances_to_reset(&found, &desired),
+            vec![pair("us-east-1")]
+        );
+    }
+
+    #[test]
+    fn the_selection_is_the_configured_accounts_and_regions() {
+        let desired = Desired {
+            digest: "d".into(),
+            targets: Targets::Accounts(s(&["111111111111"])),
+            regions: s(&["us-east-1"]),
+        };
+        let existing = vec![
+            ("111111111111".to_string(), "us-east-1".to_string()),
+            ("111111111111".to_string(), "eu-west-1".to_string()),
+            ("222222222222".to_string(), "us-east-1".to_string()),
+        ];
+        assert_eq!(
+            selected_existing(&desired, &existing),
+            vec![("111111111111".to_string(), "us-east-1".to_string())]
         );
     }
 }

@@ -10,8 +10,9 @@ over TLS (every AWS client uses TLS; moto listens on plain http only because it 
 It also fixes the root element of moto's GetBucketVersioning answer, which the SDK rejects,
 names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs),
 lets PutSubscriptionFilter update an existing filter when the group's quota is used up, gives
-`Ref` of an AWS::Lambda::Permission an id, and turns a String parameter given to a Lambda
-function's ReservedConcurrentExecutions into the integer CloudFormation makes of it.
+`Ref` of an AWS::Lambda::Permission an id, turns a String parameter given to a Lambda
+function's ReservedConcurrentExecutions into the integer CloudFormation makes of it, and masks
+NoEcho parameters in DescribeStackSet as CloudFormation does.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -19,6 +20,7 @@ With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on
 """
 
 import argparse
+import json
 import signal
 import socket
 import sys
@@ -135,6 +137,57 @@ def patch_moto() -> None:
         )
 
     lambda_models.LambdaFunction.create_from_cloudformation_json = classmethod(create_function)
+
+    # CloudFormation masks NoEcho parameters (`*****`) in every call that describes a stack or
+    # a StackSet; moto 5.2.5 returns them in clear from DescribeStackSet, so a client logging
+    # responses would print a secret only against moto.
+    import copy
+
+    import yaml
+    from moto.cloudformation import responses as cfn_responses
+
+    class _IgnoreTags(yaml.SafeLoader):
+        pass
+
+    _IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+    def no_echo_keys(template):
+        try:
+            doc = json.loads(template)
+        except (TypeError, ValueError):
+            try:
+                doc = yaml.load(template, Loader=_IgnoreTags)
+            except yaml.YAMLError:
+                return set()
+        params = (doc or {}).get("Parameters") or {}
+        return {
+            k for k, v in params.items()
+            if isinstance(v, dict) and str(v.get("NoEcho", "")).lower() == "true"
+        }
+
+    def masked(parameters, keys):
+        if isinstance(parameters, dict):
+            return {k: ("*****" if k in keys else v) for k, v in parameters.items()}
+        if isinstance(parameters, list):
+            return [
+                {**p, "ParameterValue": "*****"} if p.get("ParameterKey") in keys else p
+                for p in parameters
+            ]
+        return parameters
+
+    original_describe_stack_set = cfn_responses.CloudFormationResponse.describe_stack_set
+
+    def describe_stack_set(self):
+        result = original_describe_stack_set(self)
+        stackset = result.result.get("StackSet")
+        keys = no_echo_keys(getattr(stackset, "template", None))
+        if keys:
+            shown = copy.copy(stackset)
+            shown.parameters = masked(stackset.parameters, keys)
+            result.result["StackSet"] = shown
+        return result
+
+    cfn_responses.CloudFormationResponse.describe_stack_set = describe_stack_set
 
 
 def free_port() -> int:

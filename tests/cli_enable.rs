@@ -382,3 +382,58 @@ fn organization_deployment_targets_the_root_with_service_managed_stackset() {
     let text = enable_ok(&bed, &["--regions", "us-east-1"]);
     assert!(text.contains("nothing to change"), "{text}");
 }
+
+/// The client secret travels in CreateStackSet/UpdateStackSet parameters, and at their most
+/// verbose levels the SDK and the HTTP stack log requests. Every byte of stdout and stderr of
+/// enable, status and disable is searched for it (also URL-encoded, as a query body carries
+/// it), at `-vvv` and at `RUST_LOG=trace`, which opens every crate's trace logs.
+#[test]
+fn the_secret_appears_in_no_output_at_any_verbosity() {
+    let bed = Bed::new();
+    let encoded: String = url_encoded(SECRET);
+    let runs: [(&[&str], Option<&str>); 6] = [
+        (&["-vvv", "enable", "--yes"], None),
+        (&["-vvv", "status"], None),
+        (&["-vvv", "disable", "--yes"], None),
+        // After the disable this enable also clears the instances' overrides.
+        (&["enable", "--yes"], Some("trace")),
+        (&["status", "--output", "json"], Some("trace")),
+        (&["disable", "--destroy", "--yes"], Some("trace")),
+    ];
+    for (args, rust_log) in runs {
+        let mut cmd = bed.cli(args);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        let out = cmd.output().unwrap();
+        let all = format!("{}{}", stdout(&out), common::stderr(&out));
+        assert!(out.status.success(), "{args:?}: {all}");
+        // Not a vacuous check: the logs were on.
+        assert!(all.len() > 2_000, "{args:?} logged little: {all}");
+        let lines: Vec<String> = all
+            .lines()
+            .filter(|l| l.contains(SECRET))
+            .map(|l| l.chars().take(300).collect())
+            .collect();
+        assert!(
+            lines.is_empty(),
+            "{args:?} printed the secret:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            !all.contains(&encoded),
+            "{args:?} printed the secret URL-encoded"
+        );
+    }
+}
+
+fn url_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

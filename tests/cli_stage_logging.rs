@@ -386,3 +386,67 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
     assert!(bed.stackset().is_some());
     assert_eq!(bed.instances().len(), 2);
 }
+
+/// Many HTTP APIs have only `$default`: excluded by default (the vendor guide captures named
+/// stages, and status says which setting changes that), planned for capture with
+/// `cequence_include_http_default_stage=true`.
+#[test]
+fn the_default_http_stage_is_captured_only_when_included() {
+    let plan_lines = |bed: &Bed| -> Vec<String> {
+        let plan = run_ok(bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
+        let plan: Value = serde_json::from_str(&plan).unwrap();
+        plan["stage_logging"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    let bed = Bed::new();
+    let v2 = apigw2(&bed, "us-east-1");
+    let http = bed.block_on(async {
+        let id = v2
+            .create_api()
+            .name("default-only")
+            .protocol_type(ProtocolType::Http)
+            .send()
+            .await
+            .unwrap()
+            .api_id()
+            .unwrap()
+            .to_string();
+        v2.create_stage()
+            .api_id(&id)
+            .stage_name("$default")
+            .send()
+            .await
+            .unwrap();
+        id
+    });
+
+    let stages = status_stages(&bed);
+    let default = find(&stages["us-east-1"], &http, "$default");
+    assert_eq!(default["captured"], false);
+    assert!(
+        default["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cequence_include_http_default_stage=true"),
+        "{default}"
+    );
+    assert!(
+        !plan_lines(&bed).iter().any(|l| l.contains(&http)),
+        "excluded by default"
+    );
+
+    let mut env = common::self_managed_env();
+    env.push(("cequence_include_http_default_stage", "true".to_string()));
+    bed.write_env(&env);
+    let lines = plan_lines(&bed);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&http) && l.contains("$default")),
+        "{lines:?}"
+    );
+}

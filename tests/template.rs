@@ -25,7 +25,7 @@ use cq_test_support::MotoServer;
 use yaml_serde::Value;
 
 /// SPEC §4 and the issue-9 contract: the parameter names are part of the contract with the CLI.
-const CONTRACT_PARAMETERS: [&str; 21] = [
+const CONTRACT_PARAMETERS: [&str; 22] = [
     "LambdaLogLevel",
     "S3BucketName",
     "S3BucketRegion",
@@ -41,6 +41,7 @@ const CONTRACT_PARAMETERS: [&str; 21] = [
     "EventBridgeSchedulerRoleArn",
     "CequenceRestApiEnabled",
     "CequenceHttpApiEnabled",
+    "CequenceIncludeHttpDefaultStage",
     "CequenceIngestion",
     "PushDestination",
     "KinesisShardCount",
@@ -65,7 +66,7 @@ const STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eo
 /// variables CEQUENCE_SETTLE_LAG_MS, CEQUENCE_PENDING_WAIT_MS, CEQUENCE_FILTER_LOG_EVENTS_TPS
 /// and CEQUENCE_DEADLINE_MARGIN_MS are left to the forwarder's defaults, which follow the
 /// region's quota).
-const FORWARDER_ENVIRONMENT: [&str; 17] = [
+const FORWARDER_ENVIRONMENT: [&str; 18] = [
     "CEQUENCE_AUTH_ENDPOINT",
     "CEQUENCE_EDGE_ENDPOINT",
     "CEQUENCE_CLIENT_ID",
@@ -78,6 +79,7 @@ const FORWARDER_ENVIRONMENT: [&str; 17] = [
     "CEQUENCE_PUSH_ROLE_ARN",
     "CEQUENCE_REST_API_ENABLED",
     "CEQUENCE_HTTP_API_ENABLED",
+    "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE",
     "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
     "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
     "CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN",
@@ -397,6 +399,7 @@ fn resources_cover_the_contract() {
         "ServiceTimeout",
         "RestApiEnabled",
         "HttpApiEnabled",
+        "IncludeHttpDefaultStage",
         "CloudWatchRoleArn",
         "Ingestion",
         "PushDestination",
@@ -414,6 +417,7 @@ fn resources_cover_the_contract() {
     for (prop, param) in [
         ("RestApiEnabled", "CequenceRestApiEnabled"),
         ("HttpApiEnabled", "CequenceHttpApiEnabled"),
+        ("IncludeHttpDefaultStage", "CequenceIncludeHttpDefaultStage"),
         ("Ingestion", "CequenceIngestion"),
     ] {
         let (tag, name) = intrinsic(at(c, &[prop])).unwrap();
@@ -1418,6 +1422,7 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     assert_eq!(env["CEQUENCE_PUSH_ROLE_ARN"], "");
     assert_eq!(env["CEQUENCE_REST_API_ENABLED"], "true");
     assert_eq!(env["CEQUENCE_HTTP_API_ENABLED"], "false");
+    assert_eq!(env["CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"], "false");
     assert_eq!(
         env["CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX"],
         CONTENT_TYPES_REGEX

@@ -173,6 +173,8 @@ pub struct Config {
     pub deadline_margin_ms: i64,
     pub rest_enabled: bool,
     pub http_enabled: bool,
+    /// Capture HTTP APIs' `$default` stage too (`CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE`).
+    pub include_http_default_stage: bool,
     pub supported_content_types_regex: String,
     pub unsupported_static_extensions_regex: String,
     pub filters: Filters,
@@ -309,6 +311,12 @@ impl Config {
             "CEQUENCE_HTTP_API_ENABLED",
             get("CEQUENCE_HTTP_API_ENABLED"),
         )?;
+        // The vendor guide captures named stages only; `$default` is opt-in.
+        let include_http_default_stage = bool_var_or(
+            "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE",
+            get("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"),
+            false,
+        )?;
 
         let supported_content_types_regex =
             get("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX").unwrap_or_default();
@@ -382,6 +390,7 @@ impl Config {
             deadline_margin_ms,
             rest_enabled,
             http_enabled,
+            include_http_default_stage,
             supported_content_types_regex,
             unsupported_static_extensions_regex,
             filters,
@@ -456,8 +465,18 @@ fn ms_var(
 }
 
 fn bool_var(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    bool_var_or(var, value, true)
+}
+
+/// A `true`/`false` variable with its default when unset.
+fn bool_var_or(
+    var: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("true") => Ok(true),
+        None => Ok(default),
+        Some("true") => Ok(true),
         Some("false") => Ok(false),
         _ => Err(ConfigError::Invalid {
             var,
@@ -550,10 +569,21 @@ mod tests {
     }
 
     #[test]
+    fn the_default_http_stage_is_included_on_request_only() {
+        let mut vars = base();
+        vars.insert("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE", "TRUE");
+        assert!(load(&vars).unwrap().include_http_default_stage);
+        vars.insert("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE", "yes");
+        let err = load(&vars).unwrap_err().to_string();
+        assert!(err.contains("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"), "{err}");
+    }
+
+    #[test]
     fn defaults_apply_when_optional_variables_are_unset() {
         let c = load(&base()).unwrap();
         assert_eq!(c.fetch_interval_ms, 60_000);
         assert!(c.rest_enabled && c.http_enabled);
+        assert!(!c.include_http_default_stage, "`$default` is opt-in");
         assert_eq!(c.token_parameter, DEFAULT_TOKEN_PARAMETER);
         assert_eq!(c.log_level, "info");
         assert!(c.log_groups.is_none());

@@ -89,10 +89,15 @@ pub struct CfnResponse {
     pub data: Value,
 }
 
-/// "true"/"false" properties (CloudFormation passes every property as a string).
+/// "true"/"false" properties (CloudFormation passes every property as a string); unset is
+/// true.
 fn flag(props: &Value, key: &str) -> Result<bool, String> {
+    flag_or(props, key, true)
+}
+
+fn flag_or(props: &Value, key: &str, default: bool) -> Result<bool, String> {
     match props.get(key) {
-        None | Some(Value::Null) => Ok(true),
+        None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
@@ -107,7 +112,9 @@ pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, Stri
     Ok(cq_stage_logging::CaptureSettings {
         rest_enabled: flag(props, "RestApiEnabled")?,
         http_enabled: flag(props, "HttpApiEnabled")?,
-        include_http_default_stage: false,
+        // Opt-in (the vendor guide captures named stages only); absent in stacks created
+        // before the property existed.
+        include_http_default_stage: flag_or(props, "IncludeHttpDefaultStage", false)?,
         cloudwatch_role_arn: props
             .get("CloudWatchRoleArn")
             .and_then(Value::as_str)
@@ -336,6 +343,9 @@ mod tests {
         let s = settings(&event("Create").resource_properties).unwrap();
         assert!(s.rest_enabled && !s.http_enabled);
         assert!(s.cloudwatch_role_arn.is_none());
+        assert!(!s.include_http_default_stage, "opt-in: absent is false");
+        let with = settings(&json!({"IncludeHttpDefaultStage": "true"})).unwrap();
+        assert!(with.include_http_default_stage);
         assert!(settings(&json!({"RestApiEnabled": "maybe"}))
             .unwrap_err()
             .contains("RestApiEnabled"));

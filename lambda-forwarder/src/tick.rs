@@ -526,7 +526,7 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
         let settings = cq_stage_logging::CaptureSettings {
             rest_enabled: cfg.rest_enabled,
             http_enabled: cfg.http_enabled,
-            include_http_default_stage: false,
+            include_http_default_stage: cfg.include_http_default_stage,
             cloudwatch_role_arn: cfg.apigw_cloudwatch_role_arn.clone(),
         };
         let report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
@@ -546,14 +546,16 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
     Ok(groups)
 }
 
-/// Uncaptured stages of an enabled type (HTTP `$default` is excluded by policy).
+/// Uncaptured stages of an enabled type (HTTP `$default` only when it is included).
 pub fn needs_reconcile(cfg: &Config, stages: &[cq_stage_logging::StageStatus]) -> bool {
     use cq_stage_logging::ApiType;
     stages.iter().any(|s| {
         !s.captured
             && match s.api_type {
                 ApiType::Rest => cfg.rest_enabled,
-                ApiType::Http => cfg.http_enabled && s.stage != "$default",
+                ApiType::Http => {
+                    cfg.http_enabled && (s.stage != "$default" || cfg.include_http_default_stage)
+                }
             }
     })
 }
@@ -741,6 +743,34 @@ async fn apply_decisions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_uncaptured_default_stage_is_reconciled_only_when_included() {
+        let vars = |include: &str| {
+            let include = include.to_string();
+            move |k: &str| match k {
+                "CEQUENCE_AUTH_ENDPOINT" => Some("https://auth.example.com/t".to_string()),
+                "CEQUENCE_EDGE_ENDPOINT" => Some("https://edge.example.com/t".to_string()),
+                "CEQUENCE_CLIENT_ID" => Some("cid".to_string()),
+                "CEQUENCE_CLIENT_SECRET_ARN" => Some("arn:aws:secretsmanager:r:1:secret:x".into()),
+                "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE" => Some(include.clone()),
+                _ => None,
+            }
+        };
+        let stage = cq_stage_logging::StageStatus {
+            api_type: cq_stage_logging::ApiType::Http,
+            api_id: "h1".into(),
+            api_name: "h".into(),
+            stage: "$default".into(),
+            captured: false,
+            log_group: None,
+            reason: None,
+        };
+        let off = Config::from_lookup(vars("false"), false).unwrap();
+        assert!(!needs_reconcile(&off, std::slice::from_ref(&stage)));
+        let on = Config::from_lookup(vars("true"), false).unwrap();
+        assert!(needs_reconcile(&on, &[stage]));
+    }
 
     #[test]
     fn function_arn_loses_its_qualifier() {

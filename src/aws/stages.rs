@@ -44,12 +44,12 @@ impl StageChanges {
 }
 
 /// The settings `enable` applies: stage types from the configuration, `$default` HTTP stages
-/// left out (SPEC §5).
+/// only with `cequence_include_http_default_stage=true`.
 pub fn capture_settings(config: &Config) -> CaptureSettings {
     CaptureSettings {
         rest_enabled: config.rest_api_enabled,
         http_enabled: config.http_api_enabled,
-        include_http_default_stage: false,
+        include_http_default_stage: config.include_http_default_stage,
         cloudwatch_role_arn: config.apigw_cloudwatch_role_arn.clone(),
     }
 }
@@ -247,10 +247,14 @@ pub fn preview_region(
         let now = s.reason.as_deref().unwrap_or("not captured");
         let would_capture = match s.api_type {
             ApiType::Rest => account_has_role || role_given.is_some(),
-            ApiType::Http => {
-                (s.stage != "$default" || settings.include_http_default_stage)
-                    && HTTP_WOULD_CAPTURE_REASONS.contains(&now)
+            // Discovery reports an unlogged `$default` stage as excluded whatever the
+            // settings; included, it is captured like a stage whose logging is off.
+            ApiType::Http if s.stage == "$default" => {
+                settings.include_http_default_stage
+                    && (HTTP_WOULD_CAPTURE_REASONS.contains(&now)
+                        || now == cq_stage_logging::DEFAULT_STAGE_REASON)
             }
+            ApiType::Http => HTTP_WOULD_CAPTURE_REASONS.contains(&now),
         };
         if enabled && !s.captured && would_capture {
             out.changes

@@ -14,6 +14,8 @@ pub const AWS_REGIONS: &str = "cequence_aws_regions";
 pub const AUTO_INSTALL_DEPENDENCIES: &str = "cequence_auto_install_dependencies";
 pub const REST_API_ENABLED: &str = "cequence_rest_api_enabled";
 pub const HTTP_API_ENABLED: &str = "cequence_http_api_enabled";
+/// Capture HTTP APIs' `$default` stage too (opt-in: the vendor guide captures named stages).
+pub const INCLUDE_HTTP_DEFAULT_STAGE: &str = "cequence_include_http_default_stage";
 pub const CLIENT_ID: &str = "cequence_client_id";
 pub const CLIENT_SECRET: &str = "cequence_client_secret";
 pub const AUTH_ENDPOINT: &str = "cequence_auth_endpoint";
@@ -47,6 +49,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     AUTO_INSTALL_DEPENDENCIES,
     REST_API_ENABLED,
     HTTP_API_ENABLED,
+    INCLUDE_HTTP_DEFAULT_STAGE,
     CLIENT_ID,
     CLIENT_SECRET,
     AUTH_ENDPOINT,

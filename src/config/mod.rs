@@ -189,6 +189,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
     let auto_install_dependencies = r.typed(keys::AUTO_INSTALL_DEPENDENCIES, true, parse_bool);
     let rest_api_enabled = r.typed(keys::REST_API_ENABLED, true, parse_bool);
     let http_api_enabled = r.typed(keys::HTTP_API_ENABLED, true, parse_bool);
+    let include_http_default_stage = r.typed(keys::INCLUDE_HTTP_DEFAULT_STAGE, false, parse_bool);
     let client_id = r.optional(keys::CLIENT_ID, |s| Ok(s.trim().to_string()));
     let client_secret = r.optional(keys::CLIENT_SECRET, |s| Ok(Secret::new(s.trim())));
     let auth_endpoint = r.optional(keys::AUTH_ENDPOINT, parse_endpoint);
@@ -344,6 +345,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         auto_install_dependencies,
         rest_api_enabled,
         http_api_enabled,
+        include_http_default_stage,
         client_id: client_id.unwrap_or_default(),
         client_secret: client_secret.unwrap_or_default(),
         auth_endpoint: auth_endpoint.unwrap_or_default(),

@@ -114,6 +114,8 @@ pub struct Config {
     pub auto_install_dependencies: bool,
     pub rest_api_enabled: bool,
     pub http_api_enabled: bool,
+    /// Capture HTTP APIs' `$default` stage too.
+    pub include_http_default_stage: bool,
     pub client_id: String,
     pub client_secret: Secret,
     pub auth_endpoint: String,

@@ -99,6 +99,10 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
         ),
         p(REST_ENABLED, flag(config.rest_api_enabled)),
         p(HTTP_ENABLED, flag(config.http_api_enabled)),
+        p(
+            "CequenceIncludeHttpDefaultStage",
+            flag(config.include_http_default_stage),
+        ),
         p(INGESTION, config.ingestion.as_str().to_string()),
         p(
             "PushDestination",
@@ -176,6 +180,7 @@ pub(crate) mod tests {
             auto_install_dependencies: true,
             rest_api_enabled: true,
             http_api_enabled: false,
+            include_http_default_stage: false,
             client_id: "client".into(),
             client_secret: Secret::new("s3cr3t"),
             auth_endpoint: "https://auth.example/token".into(),
@@ -230,6 +235,7 @@ pub(crate) mod tests {
                 "EventBridgeSchedulerRoleArn",
                 "CequenceRestApiEnabled",
                 "CequenceHttpApiEnabled",
+                "CequenceIncludeHttpDefaultStage",
                 "CequenceIngestion",
                 "PushDestination",
                 "KinesisShardCount",

@@ -34,6 +34,7 @@ Parameters:
   EventBridgeSchedulerRoleArn: {Type: String, Default: ""}
   CequenceRestApiEnabled: {Type: String}
   CequenceHttpApiEnabled: {Type: String}
+  CequenceIncludeHttpDefaultStage: {Type: String, Default: "false"}
   CequenceIngestion: {Type: String, Default: auto}
   PushDestination: {Type: String, Default: lambda}
   KinesisShardCount: {Type: Number, Default: 1}

@@ -190,9 +190,10 @@ pub(crate) fn http_status(
     }
 }
 
-/// Why a `$default` HTTP stage is not captured.
-pub(crate) const DEFAULT_STAGE_REASON: &str =
-    "$default HTTP stages are excluded (enable include_http_default_stage to capture them)";
+/// Why a `$default` HTTP stage is not captured (when `include_http_default_stage` is off; with
+/// it on, such a stage is captured like any other).
+pub const DEFAULT_STAGE_REASON: &str =
+    "$default HTTP stages are excluded (set cequence_include_http_default_stage=true, template parameter CequenceIncludeHttpDefaultStage, to capture them)";
 
 /// What the previous-settings tag says must be put back, or why it cannot be.
 pub(crate) fn decode_previous(value: &str) -> Result<PreviousLogging, String> {

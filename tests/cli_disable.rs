@@ -201,7 +201,7 @@ fn enable_after_disable_turns_capture_back_on() {
 
     // The StackSet itself did not change: only the instance's overrides pin capture off.
     let text = run_ok(&bed, &["enable", "--yes"]);
-    assert!(text.contains("clear parameter overrides"), "{text}");
+    assert!(text.contains("bring stack instances back"), "{text}");
     assert!(overrides(&bed, "eu-west-1").is_empty());
     assert!(overrides(&bed, "us-east-1").is_empty(), "untouched");
 

@@ -20,8 +20,9 @@ use crate::output;
 use crate::plan::bucket::{plan_bucket, BucketAction};
 use crate::plan::parameters::{self, CodeLocation, DIGEST_TAG, TEMPLATE_KEY_TAG};
 use crate::plan::stackset::{
-    instances_to_reset, operation_preferences, override_batches, plan_stackset, selected_existing,
-    Deployed, Desired, InstanceBatch, InstanceOverrides, StackSetChange, Targets,
+    instances_to_reset, operation_preferences, outdated_instances, override_batches, plan_stackset,
+    selected_existing, Deployed, Desired, InstanceBatch, InstanceOverrides, InstanceStatus,
+    StackSetChange, Targets,
 };
 use crate::plan::{keys, policy};
 use crate::progress::Progress;
@@ -50,8 +51,8 @@ pub struct EnableReport {
     pub buckets: Vec<BucketReport>,
     pub stackset_change: Option<StackSetChange>,
     pub add_instances: Vec<InstanceBatch>,
-    /// Instances whose parameter overrides (left by `disable`) are cleared so they take the
-    /// configured values again.
+    /// Instances brought back to the StackSet's values: overrides left by `disable` cleared,
+    /// instances a partly failed operation left OUTDATED updated.
     pub reset_instances: Vec<InstanceBatch>,
     /// One line per API stage whose logging changed (or would change).
     pub stage_logging: Vec<String>,
@@ -132,7 +133,7 @@ impl fmt::Display for EnableReport {
         for batch in &self.reset_instances {
             writeln!(
                 f,
-                "  {verb} clear parameter overrides (capture back to the configured values): {batch}"
+                "  {verb} bring stack instances back to the StackSet's values (overrides cleared, outdated updated): {batch}"
             )?;
         }
         for s in &self.stage_logging {
@@ -238,7 +239,17 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
     };
     let plan = plan_stackset(deployed.as_ref(), &desired, &existing);
     let reset = match &current {
-        Some(_) => plan_resets(&cfn, &config.stackset_name, &desired, &existing, &params).await?,
+        Some(_) => {
+            let statuses: Vec<InstanceStatus> = instances
+                .iter()
+                .map(|i| InstanceStatus {
+                    pair: (i.account.clone(), i.region.clone()),
+                    status: i.status.clone(),
+                    detailed_status: i.detailed_status.clone(),
+                })
+                .collect();
+            plan_resets(&cfn, &config.stackset_name, &desired, &statuses, &params).await?
+        }
         None => vec![],
     };
 
@@ -308,7 +319,9 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         }
         // After the StackSet update, so the cleared instances take its new values.
         for batch in &reset {
-            progress.note(format!("clearing parameter overrides: {batch}"));
+            progress.note(format!(
+                "updating stack instances to the StackSet's values: {batch}"
+            ));
             let op = stackset::override_instances(&cfn, &spec.name, batch, &[], prefs).await?;
             report
                 .operations
@@ -329,17 +342,23 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
     }
 }
 
-/// The selected instances whose overrides pin other values than the configuration, as
-/// UpdateStackInstances batches (an empty override list resets an instance to the StackSet's
-/// values). Read with one DescribeStackInstance per instance.
+/// The selected instances that do not run the configuration: overrides pinning other values
+/// (left by `disable`), or left OUTDATED by an operation that failed part-way. As
+/// UpdateStackInstances batches: an empty override list brings an instance to the StackSet's
+/// current template and values. Overrides are read with one DescribeStackInstance each.
 async fn plan_resets(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
     desired: &Desired,
-    existing: &[(String, String)],
+    statuses: &[InstanceStatus],
     params: &[parameters::Parameter],
 ) -> Result<Vec<InstanceBatch>> {
-    let selected = selected_existing(desired, existing);
+    let existing: Vec<(String, String)> = statuses.iter().map(|s| s.pair.clone()).collect();
+    let selected = selected_existing(desired, &existing);
+    let outdated: Vec<(String, String)> = outdated_instances(statuses)
+        .into_iter()
+        .filter(|p| selected.contains(p))
+        .collect();
     let found: Vec<InstanceOverrides> = stream::iter(selected)
         .map(|(account, region)| async move {
             let overrides = stackset::instance_overrides(cfn, name, &account, &region).await?;
@@ -348,7 +367,12 @@ async fn plan_resets(
         .buffered(REGION_CONCURRENCY)
         .try_collect()
         .await?;
-    let pairs = instances_to_reset(&found, params);
+    let mut pairs = instances_to_reset(&found, params);
+    for p in outdated {
+        if !pairs.contains(&p) {
+            pairs.push(p);
+        }
+    }
     Ok(match &desired.targets {
         Targets::Accounts(_) => override_batches(&pairs, None),
         Targets::OrganizationalUnits { ous, .. } => override_batches(&pairs, Some(ous)),

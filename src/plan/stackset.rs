@@ -237,6 +237,30 @@ pub fn selected_existing(
         .collect()
 }
 
+/// Instances a StackSet operation left behind (status OUTDATED: a failed or cancelled
+/// update, or one that never reached them) with no operation running on them now: the
+/// StackSet's digest says "up to date", so only their own status shows the job is unfinished.
+/// INOPERABLE instances (a failed delete) are not retried by an update.
+pub fn outdated_instances(statuses: &[InstanceStatus]) -> Vec<(String, String)> {
+    statuses
+        .iter()
+        .filter(|s| {
+            s.status == "OUTDATED" && !matches!(s.detailed_status.as_str(), "PENDING" | "RUNNING")
+        })
+        .map(|s| s.pair.clone())
+        .collect()
+}
+
+/// A stack instance's status as ListStackInstances reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceStatus {
+    pub pair: (String, String),
+    /// CURRENT, OUTDATED or INOPERABLE.
+    pub status: String,
+    /// PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, INOPERABLE, …
+    pub detailed_status: String,
+}
+
 /// A stack instance (account, region) with its parameter overrides (key, value).
 pub type InstanceOverrides = ((String, String), Vec<(String, String)>);
 
@@ -484,5 +508,23 @@ mod tests {
             selected_existing(&desired, &existing),
             vec![("111111111111".to_string(), "us-east-1".to_string())]
         );
+    }
+
+    #[test]
+    fn outdated_instances_are_retried_unless_an_operation_runs_on_them() {
+        let st = |r: &str, status: &str, detailed: &str| InstanceStatus {
+            pair: ("111111111111".to_string(), r.to_string()),
+            status: status.into(),
+            detailed_status: detailed.into(),
+        };
+        let all = vec![
+            st("us-east-1", "CURRENT", "SUCCEEDED"),
+            st("eu-west-1", "OUTDATED", "FAILED"),
+            st("eu-west-2", "OUTDATED", "CANCELLED"),
+            st("eu-west-3", "OUTDATED", "RUNNING"),
+            st("eu-north-1", "INOPERABLE", "INOPERABLE"),
+        ];
+        let pairs: Vec<String> = outdated_instances(&all).into_iter().map(|p| p.1).collect();
+        assert_eq!(pairs, vec!["eu-west-1", "eu-west-2"]);
     }
 }

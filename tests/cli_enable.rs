@@ -6,6 +6,9 @@ mod common;
 use common::{bucket, stdout, Bed, ACCOUNT, SECRET};
 use serde_json::Value;
 
+/// Where `enable` keeps the config digest's key (home region bucket only).
+const DIGEST_KEY: &str = "state/config-digest-key";
+
 fn enable_ok(bed: &Bed, extra: &[&str]) -> String {
     let mut args = vec!["enable", "--yes"];
     args.extend_from_slice(extra);
@@ -84,6 +87,7 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
             .object_versions(&b, region)
             .into_iter()
             .map(|(k, _)| k)
+            .filter(|k| k != DIGEST_KEY)
             .collect();
         assert_eq!(keys.len(), 2, "{keys:?}");
         assert!(keys
@@ -436,4 +440,75 @@ fn url_encoded(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The digest tag covers the client secret and anyone with DescribeStackSet reads it: it is
+/// keyed with 32 random bytes kept in the home bucket, outside what other accounts may read.
+#[test]
+fn the_config_digest_is_keyed_with_a_key_that_stays_in_the_account() {
+    let bed = Bed::new();
+    enable_ok(&bed, &[]);
+    let home = bucket("us-east-1");
+    let s3 = bed.s3("us-east-1");
+    let key = |bed: &Bed| -> Option<Vec<u8>> {
+        bed.block_on(s3.get_object().bucket(&home).key(DIGEST_KEY).send())
+            .ok()
+            .map(|o| {
+                bed.block_on(o.body.collect())
+                    .unwrap()
+                    .into_bytes()
+                    .to_vec()
+            })
+    };
+    let first = key(&bed).expect("key created");
+    assert_eq!(first.len(), 32);
+    assert!(
+        bed.object_versions(&bucket("eu-west-1"), "eu-west-1")
+            .iter()
+            .all(|(k, _)| k != DIGEST_KEY),
+        "only the home region holds it"
+    );
+    let policy: Value = serde_json::from_str(
+        bed.block_on(s3.get_bucket_policy().bucket(&home).send())
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    for st in policy["Statement"].as_array().unwrap() {
+        if st["Effect"] == "Allow" {
+            let text = st["Resource"].to_string();
+            assert!(
+                !text.contains(&format!(":::{home}/*\"")),
+                "whole bucket: {text}"
+            );
+            assert!(!text.contains("state/"), "{text}");
+        }
+    }
+    let tag = |bed: &Bed| {
+        bed.stackset()
+            .unwrap()
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("cequence-config-digest"))
+            .and_then(|t| t.value().map(String::from))
+            .unwrap()
+    };
+    let digest = tag(&bed);
+    assert_eq!(digest.len(), 64);
+
+    // Stable while the key is: a re-run changes nothing.
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert_eq!(key(&bed).unwrap(), first);
+
+    // A lost key costs one StackSet update (a new key, a new tag), then it is stable again.
+    bed.block_on(s3.delete_object().bucket(&home).key(DIGEST_KEY).send())
+        .unwrap();
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("update StackSet"), "{text}");
+    assert_ne!(tag(&bed), digest);
+    assert_ne!(key(&bed).unwrap(), first);
+    let text = enable_ok(&bed, &[]);
+    assert!(text.contains("nothing to change"), "{text}");
 }

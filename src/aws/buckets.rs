@@ -314,7 +314,13 @@ pub async fn artifact_keys(s3: &Client, bucket: &str) -> Result<Option<Vec<Strin
             Ok(p) => keys.extend(
                 p.contents()
                     .iter()
-                    .filter_map(|o| o.key().map(String::from)),
+                    .filter_map(|o| o.key())
+                    .filter(|k| {
+                        crate::plan::keys::SHARED_PREFIXES
+                            .iter()
+                            .any(|p| k.starts_with(p))
+                    })
+                    .map(String::from),
             ),
             Err(e) if code_is(&e, &["NoSuchBucket"]) => return Ok(None),
             Err(e) => return Err(Error::aws(format!("S3 ListObjectsV2 {bucket}"), e)),

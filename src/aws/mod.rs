@@ -6,6 +6,7 @@
 pub mod artifacts;
 pub mod buckets;
 pub mod deployment;
+pub mod digest_key;
 pub mod identity;
 pub mod organization;
 pub mod regions;

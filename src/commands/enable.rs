@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::aws::artifacts::{self, Artifacts};
 use crate::aws::buckets;
 use crate::aws::deployment::{self, Deployment};
+use crate::aws::digest_key;
 use crate::aws::stackset::{self, OperationOutcome, StackSetSpec};
 use crate::aws::stages::{self, StageChanges};
 use crate::aws::Aws;
@@ -218,7 +219,17 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         zip_key: artifacts.forwarder.key.clone(),
     };
     let params = parameters::template_parameters(&config, &code);
-    let digest = parameters::config_digest(&artifacts.template.key, &params);
+    // Dry run: read the key only; without one yet the digest matches nothing (a real run
+    // creates the key and updates the StackSet's tag once).
+    let home_s3 = aws.s3(&home);
+    let key = match args.dry_run {
+        true => digest_key::load(&home_s3, &code.bucket).await?,
+        false => Some(digest_key::load_or_create(&home_s3, &code.bucket).await?),
+    };
+    let digest = match &key {
+        Some(key) => parameters::config_digest(key, &artifacts.template.key, &params),
+        None => String::new(),
+    };
     let cfn = aws.cloudformation();
     let current = stackset::describe(&cfn, &config.stackset_name).await?;
     let instances = match &current {

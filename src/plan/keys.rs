@@ -23,6 +23,13 @@ pub fn short_digest(bytes: &[u8]) -> String {
 }
 
 /// `cloudformation/<sha256-12>/template.yaml`
+/// The config digest's HMAC key in the home-region bucket: outside the prefixes other
+/// accounts may read (`bucket_policy`), so it never leaves the caller's account.
+pub const DIGEST_KEY_OBJECT: &str = "state/config-digest-key";
+
+/// The prefixes target accounts read: the templates and the forwarder zips.
+pub const SHARED_PREFIXES: [&str; 2] = ["cloudformation/", "lambda/"];
+
 pub fn template_key(template: &[u8]) -> String {
     format!("cloudformation/{}/{TEMPLATE_NAME}", short_digest(template))
 }

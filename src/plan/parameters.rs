@@ -6,7 +6,8 @@
 //! parameter (secret included) is stored in a StackSet tag and compared on the next run; the
 //! digest reveals nothing about the secret.
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use crate::config::model::Config;
 
@@ -124,12 +125,14 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
     ]
 }
 
-/// Hex SHA-256 over the template key and every `key=value`, each length-prefixed so no two
-/// different sets hash the same input.
-pub fn config_digest(template_key: &str, params: &[Parameter]) -> String {
-    let mut h = Sha256::new();
+/// Hex HMAC-SHA256 over the template key and every `key=value`, each length-prefixed so no
+/// two different sets hash the same input. The digest covers the client secret and is a tag
+/// anyone with DescribeStackSet reads; keyed with `key` (kept in the caller's account, see
+/// `keys::DIGEST_KEY_OBJECT`) it cannot be used to check a guessed secret offline.
+pub fn config_digest(key: &[u8], template_key: &str, params: &[Parameter]) -> String {
+    let mut h = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     let mut feed = |s: &str| {
-        h.update((s.len() as u64).to_be_bytes());
+        h.update(&(s.len() as u64).to_be_bytes());
         h.update(s.as_bytes());
     };
     feed(template_key);
@@ -137,7 +140,7 @@ pub fn config_digest(template_key: &str, params: &[Parameter]) -> String {
         feed(p.key);
         feed(&p.value);
     }
-    hex::encode(h.finalize())
+    hex::encode(h.finalize().into_bytes())
 }
 
 /// The overrides `disable` applies to a stack instance: capture off for both API kinds.
@@ -291,23 +294,28 @@ pub(crate) mod tests {
     #[test]
     fn digest_changes_with_the_secret_and_the_template_only() {
         let cfg = sample_config();
-        let base = config_digest("t1", &template_parameters(&cfg, &code()));
+        let base = config_digest(b"k1", "t1", &template_parameters(&cfg, &code()));
         assert_eq!(
             base,
-            config_digest("t1", &template_parameters(&cfg, &code()))
+            config_digest(b"k1", "t1", &template_parameters(&cfg, &code()))
         );
         assert_ne!(
             base,
-            config_digest("t2", &template_parameters(&cfg, &code()))
+            config_digest(b"k1", "t2", &template_parameters(&cfg, &code()))
         );
         let mut other = cfg.clone();
         other.client_secret = crate::config::model::Secret::new("rotated");
         assert_ne!(
             base,
-            config_digest("t1", &template_parameters(&other, &code()))
+            config_digest(b"k1", "t1", &template_parameters(&other, &code()))
         );
         assert!(!base.contains("s3cr3t"));
         assert_eq!(base.len(), 64);
+        // Keyed: without the caller's key the tag cannot be recomputed for a guessed secret.
+        assert_ne!(
+            base,
+            config_digest(b"k2", "t1", &template_parameters(&cfg, &code()))
+        );
         // Each new setting is in the digest, so changing it updates the StackSet.
         let changes: [fn(&mut Config); 5] = [
             |c| c.ingestion = crate::config::model::IngestionMode::Poll,
@@ -321,7 +329,7 @@ pub(crate) mod tests {
             change(&mut other);
             assert_ne!(
                 base,
-                config_digest("t1", &template_parameters(&other, &code()))
+                config_digest(b"k1", "t1", &template_parameters(&other, &code()))
             );
         }
     }

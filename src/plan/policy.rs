@@ -1,5 +1,6 @@
-//! The artifact bucket policy: TLS only, and read access for exactly the principals that deploy
-//! the StackSet (the organization, or the listed accounts).
+//! The artifact bucket policy: TLS only, and read access to the artifacts (templates, forwarder
+//! zips) for exactly the principals that deploy the StackSet (the organization, or the listed
+//! accounts).
 
 use serde_json::{json, Value};
 
@@ -16,6 +17,11 @@ pub enum Readers {
 pub fn bucket_policy(bucket: &str, partition: &str, readers: &Readers) -> Value {
     let bucket_arn = format!("arn:{partition}:s3:::{bucket}");
     let objects_arn = format!("{bucket_arn}/*");
+    // Other accounts read the artifacts only, not the rest of the bucket (the digest key).
+    let shared: Vec<String> = super::keys::SHARED_PREFIXES
+        .iter()
+        .map(|p| format!("{bucket_arn}/{p}*"))
+        .collect();
     let tls_only = json!({
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
@@ -30,7 +36,7 @@ pub fn bucket_policy(bucket: &str, partition: &str, readers: &Readers) -> Value 
             "Effect": "Allow",
             "Principal": "*",
             "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": objects_arn,
+            "Resource": shared,
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}
         }),
         Readers::Accounts(accounts) => {
@@ -43,7 +49,7 @@ pub fn bucket_policy(bucket: &str, partition: &str, readers: &Readers) -> Value 
                 "Effect": "Allow",
                 "Principal": {"AWS": principals},
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": objects_arn
+                "Resource": shared
             })
         }
     };
@@ -94,7 +100,11 @@ mod tests {
         );
         assert_eq!(st[0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
         assert_eq!(st[1]["Effect"], "Allow");
-        assert_eq!(st[1]["Resource"], "arn:aws:s3:::b/*");
+        // The artifacts only: the digest key (`state/`) is not readable by other accounts.
+        assert_eq!(
+            st[1]["Resource"],
+            json!(["arn:aws:s3:::b/cloudformation/*", "arn:aws:s3:::b/lambda/*"])
+        );
         assert_eq!(
             st[1]["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
             "o-abc"

@@ -512,3 +512,35 @@ fn the_config_digest_is_keyed_with_a_key_that_stays_in_the_account() {
     let text = enable_ok(&bed, &[]);
     assert!(text.contains("nothing to change"), "{text}");
 }
+
+/// An upgrade run with `--regions` for one region still updates the whole StackSet, and every
+/// instance reads the new forwarder from its own region's bucket: the new artifacts go to
+/// every region that has an instance, not only the listed ones.
+#[test]
+fn an_upgrade_limited_to_one_region_uploads_to_every_region_with_an_instance() {
+    let bed = Bed::new();
+    enable_ok(&bed, &[]);
+    assert!(bed.instances().iter().any(|(_, r)| r == "eu-west-1"));
+
+    // A new forwarder build: another content-addressed key.
+    let mut zip = std::fs::read(bed.dir.path().join("forwarder.zip")).unwrap();
+    zip.extend_from_slice(b"new build");
+    std::fs::write(bed.dir.path().join("forwarder.zip"), &zip).unwrap();
+    let text = enable_ok(&bed, &["--regions", "us-east-1"]);
+    assert!(text.contains("update StackSet"), "{text}");
+
+    let zips = |region: &str| -> Vec<String> {
+        bed.object_versions(&bucket(region), region)
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("lambda/"))
+            .collect()
+    };
+    let east = zips("us-east-1");
+    assert_eq!(east.len(), 2, "{east:?}");
+    let mut west = zips("eu-west-1");
+    let mut east_sorted = east.clone();
+    west.sort();
+    east_sorted.sort();
+    assert_eq!(west, east_sorted, "eu-west-1 has the new zip too");
+}

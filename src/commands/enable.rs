@@ -196,7 +196,25 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
         dep.regions.join(",")
     ));
 
-    let buckets = prepare_buckets(&aws, &config, &dep, &artifacts, args.dry_run, &progress).await?;
+    // Read first: a StackSet update reaches every instance, also those in regions outside
+    // `--regions`, and each reads the artifacts from its own region's bucket.
+    let cfn = aws.cloudformation();
+    let current = stackset::describe(&cfn, &config.stackset_name).await?;
+    let instances = match &current {
+        Some(_) => stackset::list_instances(&cfn, &config.stackset_name).await?,
+        None => vec![],
+    };
+    let instance_regions: Vec<String> = instances.iter().map(|i| i.region.clone()).collect();
+    let buckets = prepare_buckets(
+        &aws,
+        &config,
+        &dep,
+        &instance_regions,
+        &artifacts,
+        args.dry_run,
+        &progress,
+    )
+    .await?;
     let home = aws.home_region().to_string();
     let home_bucket = keys::bucket_name(&dep.caller.account, &home);
     let template_url = keys::template_url(&home_bucket, &home, &artifacts.template.key);
@@ -229,12 +247,6 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
     let digest = match &key {
         Some(key) => parameters::config_digest(key, &artifacts.template.key, &params),
         None => String::new(),
-    };
-    let cfn = aws.cloudformation();
-    let current = stackset::describe(&cfn, &config.stackset_name).await?;
-    let instances = match &current {
-        Some(_) => stackset::list_instances(&cfn, &config.stackset_name).await?,
-        None => vec![],
     };
     let existing: Vec<(String, String)> = instances
         .iter()
@@ -429,17 +441,22 @@ pub(crate) async fn finish(
 
 /// Inspect (and unless `dry_run`, fix) the artifact bucket of every region and the home
 /// region, concurrently.
+/// Buckets and artifacts in the selected regions, the home region, and every region that
+/// already has a stack instance (`instance_regions`).
 async fn prepare_buckets(
     aws: &Aws,
     config: &Config,
     dep: &Deployment,
+    instance_regions: &[String],
     artifacts: &Artifacts,
     dry_run: bool,
     progress: &Progress,
 ) -> Result<Vec<BucketReport>> {
     let mut regions = dep.regions.clone();
-    if !regions.iter().any(|r| r == aws.home_region()) {
-        regions.push(aws.home_region().to_string());
+    for r in std::iter::once(aws.home_region()).chain(instance_regions.iter().map(String::as_str)) {
+        if !regions.iter().any(|x| x == r) {
+            regions.push(r.to_string());
+        }
     }
     let readers = dep.readers();
     let artifact_keys = artifacts.keys();

@@ -845,6 +845,21 @@ fn roles_are_created_only_when_not_given() {
         assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(param)));
         assert_eq!(equals[1].as_str(), Some(""));
     }
+    // The path the stage-logging library recognises as ours (a later stack may replace a
+    // role under it on the account, never one elsewhere).
+    assert_eq!(
+        at(
+            &t,
+            &[
+                "Resources",
+                "ApiGatewayCloudWatchRole",
+                "Properties",
+                "Path"
+            ]
+        )
+        .as_str(),
+        Some(cq_stage_logging::OUR_ROLE_PATH)
+    );
     let managed = at(
         &t,
         &[
@@ -1435,9 +1450,12 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     assert_eq!(env["LOG_LEVEL"], "debug");
     assert!(
         env["CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"].ends_with(&format!(
-            ":role/{}",
+            ":role{}{}",
+            cq_stage_logging::OUR_ROLE_PATH,
             resources["ApiGatewayCloudWatchRole"].physical_id
-        ))
+        )),
+        "{}",
+        env["CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"]
     );
     assert!(!env.contains_key("CEQUENCE_CLIENT_SECRET"));
     assert!(env.values().all(|v| !v.contains(CLIENT_SECRET)));

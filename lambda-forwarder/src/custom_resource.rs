@@ -26,6 +26,8 @@ pub struct CfnEvent {
     pub logical_resource_id: String,
     pub physical_resource_id: Option<String>,
     pub resource_properties: Value,
+    /// An Update's previous properties.
+    pub old_resource_properties: Option<Value>,
 }
 
 /// Is this JSON a custom-resource event? (the fields CloudFormation always sends)
@@ -54,6 +56,7 @@ pub fn parse(v: Value) -> Result<CfnEvent, String> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: None,
             resource_properties: r.resource_properties,
+            old_resource_properties: None,
         },
         CloudFormationCustomResourceRequest::Update(r) => CfnEvent {
             request_type: "Update".into(),
@@ -63,6 +66,7 @@ pub fn parse(v: Value) -> Result<CfnEvent, String> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: Some(r.physical_resource_id),
             resource_properties: r.resource_properties,
+            old_resource_properties: Some(r.old_resource_properties),
         },
         CloudFormationCustomResourceRequest::Delete(r) => CfnEvent {
             request_type: "Delete".into(),
@@ -72,6 +76,7 @@ pub fn parse(v: Value) -> Result<CfnEvent, String> {
             logical_resource_id: r.logical_resource_id,
             physical_resource_id: Some(r.physical_resource_id),
             resource_properties: r.resource_properties,
+            old_resource_properties: None,
         },
         _ => return Err("unknown RequestType".into()),
     })
@@ -115,12 +120,30 @@ pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, Stri
         // Opt-in (the vendor guide captures named stages only); absent in stacks created
         // before the property existed.
         include_http_default_stage: flag_or(props, "IncludeHttpDefaultStage", false)?,
-        cloudwatch_role_arn: props
-            .get("CloudWatchRoleArn")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
+        cloudwatch_role_arn: role_arn(props),
+        replaces_role_arn: None,
     })
+}
+
+fn role_arn(props: &Value) -> Option<String> {
+    props
+        .get("CloudWatchRoleArn")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The settings of a Create or Update. An Update whose role changed (the template's role
+/// replaced, e.g. by an upgrade that gave it our IAM path) may replace the previous role on
+/// the account: it was this stack's.
+pub fn event_settings(event: &CfnEvent) -> Result<cq_stage_logging::CaptureSettings, String> {
+    let mut s = settings(&event.resource_properties)?;
+    s.replaces_role_arn = event
+        .old_resource_properties
+        .as_ref()
+        .and_then(role_arn)
+        .filter(|old| s.cloudwatch_role_arn.as_deref() != Some(old.as_str()));
+    Ok(s)
 }
 
 /// The answer for a finished report. A failed Delete is still answered SUCCESS (with the
@@ -205,7 +228,7 @@ pub async fn handle(app: &App, event: Value, budget: Duration) -> Result<CfnResp
     let work = async {
         match event.request_type.as_str() {
             "Create" | "Update" => {
-                let settings = settings(&event.resource_properties)?;
+                let settings = event_settings(&event)?;
                 let mut report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
                 if property(&event.resource_properties, "Ingestion") == Some("push") {
                     subscribe_captured(app, &event.resource_properties, &mut report).await;
@@ -336,6 +359,32 @@ mod tests {
         assert!(matches(&v));
         assert!(!matches(&json!({})));
         assert!(!matches(&json!({"RequestType":"Create"})));
+    }
+
+    #[test]
+    fn an_update_that_changes_the_role_may_replace_the_previous_one() {
+        let mut v = json!({
+            "RequestType": "Update",
+            "ResponseURL": "https://example.com/r",
+            "StackId": "arn:aws:cloudformation:us-east-1:1:stack/s/1",
+            "RequestId": "req-1",
+            "LogicalResourceId": "StageLogging",
+            "PhysicalResourceId": "p",
+            "ResourceType": "Custom::CequenceStageLogging",
+            "ResourceProperties": {"ServiceToken": "arn", "CloudWatchRoleArn": "arn:new"},
+            "OldResourceProperties": {"ServiceToken": "arn", "CloudWatchRoleArn": "arn:old"}
+        });
+        let s = event_settings(&parse(v.clone()).unwrap()).unwrap();
+        assert_eq!(s.cloudwatch_role_arn.as_deref(), Some("arn:new"));
+        assert_eq!(s.replaces_role_arn.as_deref(), Some("arn:old"));
+        // Same role before and after: nothing to replace.
+        v["OldResourceProperties"]["CloudWatchRoleArn"] = json!("arn:new");
+        let s = event_settings(&parse(v).unwrap()).unwrap();
+        assert!(s.replaces_role_arn.is_none());
+        assert!(event_settings(&event("Create"))
+            .unwrap()
+            .replaces_role_arn
+            .is_none());
     }
 
     #[test]

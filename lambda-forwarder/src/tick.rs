@@ -528,6 +528,7 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
             http_enabled: cfg.http_enabled,
             include_http_default_stage: cfg.include_http_default_stage,
             cloudwatch_role_arn: cfg.apigw_cloudwatch_role_arn.clone(),
+            replaces_role_arn: None,
         };
         let report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
         tracing::info!(

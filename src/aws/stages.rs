@@ -51,6 +51,7 @@ pub fn capture_settings(config: &Config) -> CaptureSettings {
         http_enabled: config.http_api_enabled,
         include_http_default_stage: config.include_http_default_stage,
         cloudwatch_role_arn: config.apigw_cloudwatch_role_arn.clone(),
+        replaces_role_arn: None,
     }
 }
 
@@ -61,6 +62,7 @@ pub fn disabled_settings() -> CaptureSettings {
         http_enabled: false,
         include_http_default_stage: false,
         cloudwatch_role_arn: None,
+        replaces_role_arn: None,
     }
 }
 

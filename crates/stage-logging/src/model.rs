@@ -11,8 +11,12 @@ pub struct CaptureSettings {
     pub http_enabled: bool,
     /// Also capture the `$default` stage of HTTP APIs (excluded by default, SPEC §5).
     pub include_http_default_stage: bool,
-    /// Role API Gateway uses to write execution logs; set on the account only when it has none.
+    /// Role API Gateway uses to write execution logs; set on the account when it has none, or
+    /// when the one it names is ours from an earlier stack (`plan::OUR_ROLE_PATH`).
     pub cloudwatch_role_arn: Option<String>,
+    /// A role this caller set before and now replaces (a custom resource Update's previous
+    /// `CloudWatchRoleArn`): it may be replaced too.
+    pub replaces_role_arn: Option<String>,
 }
 
 impl Default for CaptureSettings {
@@ -22,6 +26,7 @@ impl Default for CaptureSettings {
             http_enabled: true,
             include_http_default_stage: false,
             cloudwatch_role_arn: None,
+            replaces_role_arn: None,
         }
     }
 }

@@ -86,10 +86,22 @@ pub(crate) fn rest_restore_ops(previous: Option<&RestLogging>) -> Vec<Patch> {
     }
 }
 
+/// The IAM path of the role the template creates for API Gateway. A role under it was made by
+/// a stack of this template (perhaps one since deleted, whose role is gone while the account
+/// still names it), so the current stack's role may replace it; a role anywhere else is the
+/// customer's and is never replaced.
+pub const OUR_ROLE_PATH: &str = "/cequence-apigw/";
+
+/// Is this role ARN under [`OUR_ROLE_PATH`]?
+pub(crate) fn is_our_role(arn: &str) -> bool {
+    arn.split_once(":role")
+        .is_some_and(|(_, path_and_name)| path_and_name.starts_with(OUR_ROLE_PATH))
+}
+
 /// The account-level CloudWatch role REST execution logging depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RoleDecision {
-    /// The account already has a role: never replace the customer's.
+    /// The account already has a usable role: never replace the customer's.
     Present,
     /// The account has none and one was given: set it (UpdateAccount `/cloudwatchRoleArn`).
     Set(String),
@@ -97,11 +109,20 @@ pub(crate) enum RoleDecision {
     Missing,
 }
 
-pub(crate) fn decide_account_role(current: Option<&str>, given: Option<&str>) -> RoleDecision {
+/// `replaces`: a role the caller itself set before and now changes (the custom resource's
+/// previous `CloudWatchRoleArn`: a role created before roles had our path).
+pub(crate) fn decide_account_role(
+    current: Option<&str>,
+    given: Option<&str>,
+    replaces: Option<&str>,
+) -> RoleDecision {
     match (
         current.filter(|r| !r.is_empty()),
         given.filter(|r| !r.is_empty()),
     ) {
+        (Some(now), Some(role)) if now != role && (is_our_role(now) || replaces == Some(now)) => {
+            RoleDecision::Set(role.to_string())
+        }
         (Some(_), _) => RoleDecision::Present,
         (None, Some(role)) => RoleDecision::Set(role.to_string()),
         (None, None) => RoleDecision::Missing,
@@ -308,19 +329,56 @@ mod tests {
     #[test]
     fn account_role() {
         assert_eq!(
-            decide_account_role(Some("arn:customer"), Some("arn:ours")),
+            decide_account_role(Some("arn:customer"), Some("arn:ours"), None),
             RoleDecision::Present
         );
         assert_eq!(
-            decide_account_role(None, Some("arn:ours")),
+            decide_account_role(None, Some("arn:ours"), None),
             RoleDecision::Set("arn:ours".into())
         );
         assert_eq!(
-            decide_account_role(Some(""), Some("arn:ours")),
+            decide_account_role(Some(""), Some("arn:ours"), None),
             RoleDecision::Set("arn:ours".into())
         );
-        assert_eq!(decide_account_role(None, None), RoleDecision::Missing);
-        assert_eq!(decide_account_role(None, Some("")), RoleDecision::Missing);
+        assert_eq!(decide_account_role(None, None, None), RoleDecision::Missing);
+        assert_eq!(
+            decide_account_role(None, Some(""), None),
+            RoleDecision::Missing
+        );
+    }
+
+    #[test]
+    fn a_role_of_an_earlier_stack_is_replaced_a_customers_never() {
+        let old = "arn:aws:iam::1:role/cequence-apigw/StackSet-x-ApiGatewayClo-OLD";
+        let new = "arn:aws:iam::1:role/cequence-apigw/StackSet-x-ApiGatewayClo-NEW";
+        let customer = "arn:aws:iam::1:role/apigw-logs";
+        let customer_pathed = "arn:aws:iam::1:role/team/cequence-apigw/logs";
+        // Ours (perhaps deleted with its stack): the current stack's role replaces it.
+        assert_eq!(
+            decide_account_role(Some(old), Some(new), None),
+            RoleDecision::Set(new.into())
+        );
+        assert_eq!(
+            decide_account_role(Some(new), Some(new), None),
+            RoleDecision::Present
+        );
+        // Not ours by path: kept, unless it is the one this caller set before.
+        for other in [customer, customer_pathed] {
+            assert_eq!(
+                decide_account_role(Some(other), Some(new), None),
+                RoleDecision::Present
+            );
+        }
+        let unpathed_old = "arn:aws:iam::1:role/StackSet-x-ApiGatewayClo-OLD";
+        assert_eq!(
+            decide_account_role(Some(unpathed_old), Some(new), Some(unpathed_old)),
+            RoleDecision::Set(new.into())
+        );
+        // Nothing given: whatever is set stays.
+        assert_eq!(
+            decide_account_role(Some(old), None, None),
+            RoleDecision::Present
+        );
     }
 
     const OWN: &str = "/aws/apigateway/cequence/a1/prod";

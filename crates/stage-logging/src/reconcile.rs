@@ -25,6 +25,7 @@ pub(crate) async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> 
         match rest::ensure_account_role(
             clients,
             settings.cloudwatch_role_arn.as_deref(),
+            settings.replaces_role_arn.as_deref(),
             &mut account,
         )
         .await

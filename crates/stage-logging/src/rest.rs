@@ -18,10 +18,11 @@ use crate::CREATED_GROUP_RETENTION_DAYS;
 pub(crate) async fn ensure_account_role(
     clients: &Clients,
     given: Option<&str>,
+    replaces: Option<&str>,
     calls: &mut CallLog,
 ) -> Result<bool, Error> {
     let current = crate::discovery::account_role(clients, calls).await?;
-    match plan::decide_account_role(current.as_deref(), given) {
+    match plan::decide_account_role(current.as_deref(), given, replaces) {
         RoleDecision::Present => Ok(true),
         RoleDecision::Missing => Ok(false),
         RoleDecision::Set(role) => {

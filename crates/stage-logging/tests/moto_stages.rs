@@ -428,3 +428,50 @@ async fn rest_disabled_restores_and_missing_role_is_reported() {
     let now = snapshot(&gw, &api, "dev").await;
     assert!(!now.tags.contains_key(PREVIOUS_LOGGING_TAG));
 }
+
+/// A stack deleted with its role leaves the account naming a role that no longer exists: REST
+/// execution logs would never be written while every stage looks captured. A role under our
+/// IAM path is replaced by the current stack's; a customer's role is never touched.
+#[tokio::test]
+async fn a_role_left_by_an_earlier_stack_is_replaced_a_customers_is_kept() {
+    let moto = MotoServer::start();
+    let dangling = format!(
+        "arn:aws:iam::123456789012:role{}StackSet-old-ApiGatewayCloudWatchRole-GONE",
+        cq_stage_logging::OUR_ROLE_PATH
+    );
+    let current = format!(
+        "arn:aws:iam::123456789012:role{}StackSet-new-ApiGatewayCloudWatchRole-NOW",
+        cq_stage_logging::OUR_ROLE_PATH
+    );
+    let settings = CaptureSettings {
+        cloudwatch_role_arn: Some(current.clone()),
+        ..CaptureSettings::default()
+    };
+    for (region, before, after) in [
+        ("us-east-1", dangling.as_str(), current.as_str()),
+        ("eu-west-1", CUSTOMER_ROLE, CUSTOMER_ROLE),
+    ] {
+        let config = moto.sdk_config(region).await;
+        let gw = aws_sdk_apigateway::Client::new(&config);
+        rest_api(&gw, &format!("orders-{region}")).await;
+        gw.update_account()
+            .patch_operations(patch("/cloudwatchRoleArn", before))
+            .send()
+            .await
+            .unwrap();
+        let report = reconcile(&Clients::new(&config), &settings).await;
+        assert_eq!(report.failed(), 0, "{report:#?}");
+        let account = gw.get_account().send().await.unwrap();
+        assert_eq!(account.cloudwatch_role_arn(), Some(after), "{region}");
+        // Run again: nothing more to change on the account.
+        let again = reconcile(&Clients::new(&config), &settings).await;
+        assert!(
+            !again
+                .account_calls
+                .iter()
+                .any(|c| c.contains("UpdateAccount")),
+            "{:?}",
+            again.account_calls
+        );
+    }
+}

@@ -9,6 +9,20 @@ use serde_json::Value;
 /// Where `enable` keeps the config digest's key (home region bucket only).
 const DIGEST_KEY: &str = "state/config-digest-key";
 
+/// The policy document of this tool's bucket in `region`.
+fn bucket_policy(bed: &Bed, region: &str) -> String {
+    bed.block_on(
+        bed.s3(region)
+            .get_bucket_policy()
+            .bucket(bucket(region))
+            .send(),
+    )
+    .unwrap()
+    .policy()
+    .unwrap()
+    .to_string()
+}
+
 fn enable_ok(bed: &Bed, extra: &[&str]) -> String {
     let mut args = vec!["enable", "--yes"];
     args.extend_from_slice(extra);
@@ -70,13 +84,7 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
                 .as_str(),
             "AES256"
         );
-        let policy: Value = serde_json::from_str(
-            bed.block_on(s3.get_bucket_policy().bucket(&b).send())
-                .unwrap()
-                .policy()
-                .unwrap(),
-        )
-        .unwrap();
+        let policy: Value = serde_json::from_str(&bucket_policy(&bed, region)).unwrap();
         let text = policy.to_string();
         assert!(text.contains("aws:SecureTransport"), "{text}");
         assert!(
@@ -152,16 +160,7 @@ fn second_enable_changes_nothing() {
     enable_ok(&bed, &[]);
     let versions = bed.object_versions(&bucket("us-east-1"), "us-east-1");
     let ops = bed.operation_count();
-    let policy_before = bed
-        .block_on(
-            bed.s3("eu-west-1")
-                .get_bucket_policy()
-                .bucket(bucket("eu-west-1"))
-                .send(),
-        )
-        .unwrap()
-        .policy()
-        .map(String::from);
+    let policy_before = bucket_policy(&bed, "eu-west-1");
 
     let text = enable_ok(&bed, &[]);
     assert!(text.contains("nothing to change"), "{text}");
@@ -174,16 +173,7 @@ fn second_enable_changes_nothing() {
         ops,
         "no StackSet operation on a re-run"
     );
-    let policy_after = bed
-        .block_on(
-            bed.s3("eu-west-1")
-                .get_bucket_policy()
-                .bucket(bucket("eu-west-1"))
-                .send(),
-        )
-        .unwrap()
-        .policy()
-        .map(String::from);
+    let policy_after = bucket_policy(&bed, "eu-west-1");
     assert_eq!(policy_before, policy_after);
 }
 
@@ -361,17 +351,7 @@ fn organization_deployment_targets_the_root_with_service_managed_stackset() {
         ss.permission_model().map(|p| p.as_str()),
         Some("SERVICE_MANAGED")
     );
-    let policy = bed
-        .block_on(
-            bed.s3("us-east-1")
-                .get_bucket_policy()
-                .bucket(bucket("us-east-1"))
-                .send(),
-        )
-        .unwrap()
-        .policy()
-        .unwrap()
-        .to_string();
+    let policy = bucket_policy(&bed, "us-east-1");
     assert!(
         policy.contains("aws:PrincipalOrgID") && policy.contains(&org_id),
         "{policy}"
@@ -468,13 +448,7 @@ fn the_config_digest_is_keyed_with_a_key_that_stays_in_the_account() {
             .all(|(k, _)| k != DIGEST_KEY),
         "only the home region holds it"
     );
-    let policy: Value = serde_json::from_str(
-        bed.block_on(s3.get_bucket_policy().bucket(&home).send())
-            .unwrap()
-            .policy()
-            .unwrap(),
-    )
-    .unwrap();
+    let policy: Value = serde_json::from_str(&bucket_policy(&bed, "us-east-1")).unwrap();
     for st in policy["Statement"].as_array().unwrap() {
         if st["Effect"] == "Allow" {
             let text = st["Resource"].to_string();

@@ -87,6 +87,42 @@ fn http_api_needing_no_change(bed: &Bed, region: &str) -> String {
     ))
 }
 
+/// An HTTP API in us-east-1 with one stage and no access logging; its id.
+fn unlogged_http_api(bed: &Bed, name: &str, stage: &str) -> String {
+    let v2 = apigw2(bed, "us-east-1");
+    bed.block_on(async {
+        let id = v2
+            .create_api()
+            .name(name)
+            .protocol_type(ProtocolType::Http)
+            .send()
+            .await
+            .unwrap()
+            .api_id()
+            .unwrap()
+            .to_string();
+        v2.create_stage()
+            .api_id(&id)
+            .stage_name(stage)
+            .send()
+            .await
+            .unwrap();
+        id
+    })
+}
+
+/// The stage-logging lines of `enable --dry-run --output json`.
+fn dry_run_stage_lines(bed: &Bed) -> Vec<String> {
+    let plan = run_ok(bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    plan["stage_logging"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// `*/*` logging level, data trace and tags of a REST stage.
 fn rest_stage(
     bed: &Bed,
@@ -317,26 +353,7 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
     let rest = rest_api(&bed, "us-east-1", "orders");
     // An HTTP stage without access logging needs UpdateStage, which moto does not implement
     // (it answers 500): a real failure for the CLI to report.
-    let v2 = apigw2(&bed, "us-east-1");
-    let http = bed.block_on(async {
-        let id = v2
-            .create_api()
-            .name("beta-http")
-            .protocol_type(ProtocolType::Http)
-            .send()
-            .await
-            .unwrap()
-            .api_id()
-            .unwrap()
-            .to_string();
-        v2.create_stage()
-            .api_id(&id)
-            .stage_name("beta")
-            .send()
-            .await
-            .unwrap();
-        id
-    });
+    let http = unlogged_http_api(&bed, "beta-http", "beta");
 
     // Status shows why the stage is not captured rather than failing.
     let stages = status_stages(&bed);
@@ -351,14 +368,7 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
     );
     assert!(stages["eu-west-1"].is_empty());
 
-    let plan = run_ok(&bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
-    let plan: Value = serde_json::from_str(&plan).unwrap();
-    let lines: Vec<&str> = plan["stage_logging"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+    let lines = dry_run_stage_lines(&bed);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines
         .iter()
@@ -392,37 +402,8 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
 /// `cequence_include_http_default_stage=true`.
 #[test]
 fn the_default_http_stage_is_captured_only_when_included() {
-    let plan_lines = |bed: &Bed| -> Vec<String> {
-        let plan = run_ok(bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
-        let plan: Value = serde_json::from_str(&plan).unwrap();
-        plan["stage_logging"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_string())
-            .collect()
-    };
     let bed = Bed::new();
-    let v2 = apigw2(&bed, "us-east-1");
-    let http = bed.block_on(async {
-        let id = v2
-            .create_api()
-            .name("default-only")
-            .protocol_type(ProtocolType::Http)
-            .send()
-            .await
-            .unwrap()
-            .api_id()
-            .unwrap()
-            .to_string();
-        v2.create_stage()
-            .api_id(&id)
-            .stage_name("$default")
-            .send()
-            .await
-            .unwrap();
-        id
-    });
+    let http = unlogged_http_api(&bed, "default-only", "$default");
 
     let stages = status_stages(&bed);
     let default = find(&stages["us-east-1"], &http, "$default");
@@ -435,14 +416,14 @@ fn the_default_http_stage_is_captured_only_when_included() {
         "{default}"
     );
     assert!(
-        !plan_lines(&bed).iter().any(|l| l.contains(&http)),
+        !dry_run_stage_lines(&bed).iter().any(|l| l.contains(&http)),
         "excluded by default"
     );
 
     let mut env = common::self_managed_env();
     env.push(("cequence_include_http_default_stage", "true".to_string()));
     bed.write_env(&env);
-    let lines = plan_lines(&bed);
+    let lines = dry_run_stage_lines(&bed);
     assert!(
         lines
             .iter()

@@ -327,6 +327,7 @@ mod tests {
             ],
             account_calls: vec![],
             errors: vec!["apigateway:GetStages restapis/zz failed: denied".into()],
+            resume_after: None,
         };
         let lines = report_lines("eu-west-1", &report);
         assert_eq!(

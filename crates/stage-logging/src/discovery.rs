@@ -115,21 +115,93 @@ pub(crate) struct Inventory {
     pub rest: Vec<RestStage>,
     pub http: Vec<HttpStage>,
     pub errors: Vec<Error>,
+    /// Some APIs were not read (`Scope::max_stages` reached): more stages come after these.
+    pub truncated: bool,
+}
+
+/// Which APIs' stages to read: those that can hold a stage key after `after` (in key order:
+/// HTTP APIs, then REST, each by id), stopping at the first API that takes the count of such
+/// stages to `max_stages`. A chunk of a large region then reads only what it can change.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Scope<'a> {
+    pub after: Option<&'a str>,
+    pub max_stages: Option<usize>,
+}
+
+impl Scope<'_> {
+    /// Every key of this API's stages is at or before `after`: nothing left to read there.
+    fn done(&self, api_type: ApiType, api_id: &str) -> bool {
+        let Some(after) = self.after else {
+            return false;
+        };
+        let prefix = crate::model::stage_key(api_type, api_id, "");
+        prefix.as_str() < after && !after.starts_with(prefix.as_str())
+    }
+
+    fn counts(&self, api_type: ApiType, api_id: &str, stage: &str) -> bool {
+        self.after
+            .is_none_or(|a| crate::model::stage_key(api_type, api_id, stage).as_str() > a)
+    }
 }
 
 /// List REST and HTTP stages. Fails only when the API lists themselves cannot be read.
 pub(crate) async fn inventory(clients: &Clients, calls: &mut CallLog) -> Result<Inventory, Error> {
+    inventory_in(clients, calls, Scope::default()).await
+}
+
+/// `inventory` limited to `scope`.
+pub(crate) async fn inventory_in(
+    clients: &Clients,
+    calls: &mut CallLog,
+    scope: Scope<'_>,
+) -> Result<Inventory, Error> {
     let mut inv = Inventory::default();
-    list_rest(clients, calls, &mut inv).await?;
-    list_http(clients, calls, &mut inv).await?;
+    let mut http_apis = list_http_apis(clients, calls).await?;
+    let mut rest_apis = list_rest_apis(clients, calls).await?;
+    http_apis.sort();
+    rest_apis.sort();
+    let full = |inv: &Inventory| {
+        scope.max_stages.is_some_and(|max| {
+            let n = inv
+                .http
+                .iter()
+                .filter(|s| scope.counts(ApiType::Http, &s.api_id, &s.stage))
+                .count()
+                + inv
+                    .rest
+                    .iter()
+                    .filter(|s| scope.counts(ApiType::Rest, &s.api_id, &s.stage))
+                    .count();
+            n >= max
+        })
+    };
+    for (api_id, api_name) in http_apis {
+        if scope.done(ApiType::Http, &api_id) {
+            continue;
+        }
+        if full(&inv) {
+            inv.truncated = true;
+            return Ok(inv);
+        }
+        http_stages(clients, calls, &mut inv, api_id, api_name).await;
+    }
+    for (api_id, api_name) in rest_apis {
+        if scope.done(ApiType::Rest, &api_id) {
+            continue;
+        }
+        if full(&inv) {
+            inv.truncated = true;
+            return Ok(inv);
+        }
+        rest_stages(clients, calls, &mut inv, api_id, api_name).await;
+    }
     Ok(inv)
 }
 
-async fn list_rest(
+async fn list_rest_apis(
     clients: &Clients,
     calls: &mut CallLog,
-    inv: &mut Inventory,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, String)>, Error> {
     let mut apis = Vec::new();
     let mut position: Option<String> = None;
     loop {
@@ -155,7 +227,17 @@ async fn list_rest(
             _ => break,
         }
     }
-    for (api_id, api_name) in apis {
+    Ok(apis)
+}
+
+async fn rest_stages(
+    clients: &Clients,
+    calls: &mut CallLog,
+    inv: &mut Inventory,
+    api_id: String,
+    api_name: String,
+) {
+    {
         let call = calls.record("apigateway", "GetStages", &format!("restapis/{api_id}"));
         match clients
             .apigateway
@@ -185,14 +267,12 @@ async fn list_rest(
             Err(e) => inv.errors.push(Error::aws(&call, e)),
         }
     }
-    Ok(())
 }
 
-async fn list_http(
+async fn list_http_apis(
     clients: &Clients,
     calls: &mut CallLog,
-    inv: &mut Inventory,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, String)>, Error> {
     let mut apis = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -218,7 +298,17 @@ async fn list_http(
             _ => break,
         }
     }
-    for (api_id, api_name) in apis {
+    Ok(apis)
+}
+
+async fn http_stages(
+    clients: &Clients,
+    calls: &mut CallLog,
+    inv: &mut Inventory,
+    api_id: String,
+    api_name: String,
+) {
+    {
         let mut token: Option<String> = None;
         loop {
             let call = calls.record("apigatewayv2", "GetStages", &format!("apis/{api_id}"));
@@ -262,7 +352,6 @@ async fn list_http(
             }
         }
     }
-    Ok(())
 }
 
 /// Whether the account's CloudWatch role is set (REST stages cannot log without it).
@@ -320,5 +409,29 @@ pub(crate) fn rest_status(stage: &RestStage, has_role: bool) -> StageStatus {
         stage.status(true, None)
     } else {
         stage.status(false, Some(plan::REST_NOT_LOGGING_REASON.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_skips_only_apis_whose_every_stage_key_is_done() {
+        let scope = Scope {
+            after: Some("rest/b/s5"),
+            max_stages: None,
+        };
+        // Every HTTP key sorts before every REST key, and API `a` before `b`.
+        assert!(scope.done(ApiType::Http, "zzz"));
+        assert!(scope.done(ApiType::Rest, "a"));
+        // `b` still has stages after s5, and `ba`, `c` all of theirs.
+        assert!(!scope.done(ApiType::Rest, "b"));
+        assert!(!scope.done(ApiType::Rest, "ba"));
+        assert!(!scope.done(ApiType::Rest, "c"));
+        assert!(!scope.counts(ApiType::Rest, "b", "s5"));
+        assert!(scope.counts(ApiType::Rest, "b", "s6"));
+        let all = Scope::default();
+        assert!(!all.done(ApiType::Http, "a") && all.counts(ApiType::Http, "a", "x"));
     }
 }

@@ -30,7 +30,7 @@ pub use clients::{retry_config, Clients, MAX_ATTEMPTS};
 pub use error::Error;
 pub use error_text::error_chain;
 pub use model::{
-    Action, ApiType, CaptureSettings, Report, StageIngestion, StageOutcome, StageStatus,
+    Action, ApiType, CaptureSettings, Chunk, Report, StageIngestion, StageOutcome, StageStatus,
 };
 pub use names::{
     http_access_log_group, http_stage_arn, rest_execution_log_group, rest_stage_arn,
@@ -57,13 +57,28 @@ pub async fn discover(clients: &Clients) -> Result<Vec<StageStatus>, Error> {
 
 /// Bring every stage to the desired state: capture where its type is enabled, restore where disabled.
 pub async fn reconcile(clients: &Clients, settings: &CaptureSettings) -> Report {
-    reconcile::reconcile(clients, settings).await
+    reconcile::reconcile(clients, settings, &Chunk::default()).await
+}
+
+/// `reconcile` for the stages of `chunk` only (the custom resource, which has less time than
+/// a region with hundreds of stages needs).
+pub async fn reconcile_chunk(
+    clients: &Clients,
+    settings: &CaptureSettings,
+    chunk: &Chunk,
+) -> Report {
+    reconcile::reconcile(clients, settings, chunk).await
 }
 
 /// Restore every stage this library captured (custom-resource Delete, `disable --destroy`),
 /// and remove our subscription filter from each stage's groups.
 pub async fn restore_all(clients: &Clients) -> Report {
-    reconcile::restore_all(clients).await
+    reconcile::restore_all(clients, &Chunk::default()).await
+}
+
+/// `restore_all` for the stages of `chunk` only.
+pub async fn restore_all_chunk(clients: &Clients, chunk: &Chunk) -> Report {
+    reconcile::restore_all(clients, chunk).await
 }
 
 /// Our filter and the names of the others on `log_group` (a missing group has none).

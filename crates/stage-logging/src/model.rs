@@ -87,6 +87,17 @@ pub enum Action {
     Failed,
 }
 
+impl StageStatus {
+    /// A stage's place in the order chunks follow: type, API id, stage name.
+    pub fn key(&self) -> String {
+        stage_key(self.api_type, &self.api_id, &self.stage)
+    }
+}
+
+pub(crate) fn stage_key(api_type: ApiType, api_id: &str, stage: &str) -> String {
+    format!("{api_type}/{api_id}/{stage}")
+}
+
 /// One stage's result, with every API call made for it (read and write) in order.
 #[derive(Clone, Debug, Serialize)]
 pub struct StageOutcome {
@@ -107,10 +118,38 @@ impl StageOutcome {
     }
 }
 
+/// Which part of a region's stages one call handles, so a region with more stages than one
+/// Lambda invocation can change (API Gateway allows 10 control-plane calls a second per
+/// account) is done over several: stages are taken in the order of `StageStatus::key`.
+#[derive(Clone, Debug, Default)]
+pub struct Chunk {
+    /// Start after the stage with this key (`Report::resume_after` of the previous chunk).
+    pub after: Option<String>,
+    /// Start no stage at or after this instant; the ones left are reported in
+    /// `Report::resume_after`. Stages already started are finished.
+    pub stop_starting_at: Option<std::time::Instant>,
+    /// Read the stages of no more APIs than hold this many stages still to do: a chunk need
+    /// not list (10 calls a second) what only later chunks can change.
+    pub max_stages: Option<usize>,
+}
+
+impl Chunk {
+    pub(crate) fn scope(&self) -> crate::discovery::Scope<'_> {
+        crate::discovery::Scope {
+            after: self.after.as_deref(),
+            max_stages: self.max_stages,
+        }
+    }
+}
+
 /// The result of `reconcile` / `restore_all` for one account and region.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub outcomes: Vec<StageOutcome>,
+    /// Set when `Chunk::stop_starting_at` came before every stage was started: the key of the
+    /// last stage handled (or the chunk's own `after` when none was); pass it as the next
+    /// chunk's `after`.
+    pub resume_after: Option<String>,
     /// Calls not tied to one stage (listing APIs, the account's CloudWatch role), in order.
     pub account_calls: Vec<String>,
     /// Failures that hit no single stage (e.g. an API list that could not be read): those

@@ -341,6 +341,7 @@ fn resources_cover_the_contract() {
         ("SpoolBucket", "AWS::S3::Bucket"),
         ("SpoolBucketPolicy", "AWS::S3::BucketPolicy"),
         ("LogsInvokePermission", "AWS::Lambda::Permission"),
+        ("ForwarderSelfInvokePolicy", "AWS::IAM::Policy"),
         ("PushStream", "AWS::Kinesis::Stream"),
         ("PushStreamRole", "AWS::IAM::Role"),
         ("PushEventSourceMapping", "AWS::Lambda::EventSourceMapping"),
@@ -404,6 +405,7 @@ fn resources_cover_the_contract() {
         "Ingestion",
         "PushDestination",
         "LogsInvokePermission",
+        "SelfInvokePolicy",
     ]
     .into_iter()
     .map(String::from)
@@ -437,6 +439,29 @@ fn resources_cover_the_contract() {
     assert_eq!(
         intrinsic(&args[1]).unwrap().1.as_str(),
         Some("LogsInvokePermission")
+    );
+    // Ordered after (and, on delete, before) the policy that lets the function continue a
+    // large region in a new invocation of itself, and of nothing else.
+    let (tag, args) = intrinsic(at(c, &["SelfInvokePolicy"])).unwrap();
+    assert_eq!(tag, "!If");
+    assert_eq!(args[0].as_str(), Some("CreateLambdaRole"));
+    assert_eq!(
+        intrinsic(&args[1]).unwrap().1.as_str(),
+        Some("ForwarderSelfInvokePolicy")
+    );
+    assert!(at(c, &["ServiceTimeout"]).as_u64().unwrap() >= 3_000);
+    let policy = at(resources, &["ForwarderSelfInvokePolicy"]);
+    assert_eq!(policy["Condition"].as_str(), Some("CreateLambdaRole"));
+    let statement = at(policy, &["Properties", "PolicyDocument", "Statement"]);
+    assert_eq!(statement.as_sequence().unwrap().len(), 1);
+    assert_eq!(
+        at(&statement[0], &["Action"]).as_str(),
+        Some("lambda:InvokeFunction")
+    );
+    let (tag, arn) = intrinsic(at(&statement[0], &["Resource"])).unwrap();
+    assert_eq!(
+        (tag.as_str(), arn.as_str()),
+        ("!GetAtt", Some("ForwarderFunction.Arn"))
     );
 }
 
@@ -1376,6 +1401,7 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
         ("StateTable", "AWS::DynamoDB::Table"),
         ("SpoolBucket", "AWS::S3::Bucket"),
         ("LogsInvokePermission", "AWS::Lambda::Permission"),
+        ("ForwarderSelfInvokePolicy", "AWS::IAM::Policy"),
     ] {
         let r = resources
             .get(logical)

@@ -25,6 +25,8 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub stage: cq_stage_logging::Clients,
+    /// Only to continue a custom-resource request in a new invocation of this function.
+    pub lambda: aws_sdk_lambda::Client,
     pub region: String,
 }
 
@@ -61,6 +63,7 @@ impl AwsClients {
             dynamodb,
             s3,
             stage: cq_stage_logging::Clients::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
             region: sdk
                 .region()
                 .map(|r| r.to_string())

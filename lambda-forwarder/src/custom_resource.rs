@@ -1,20 +1,109 @@
 //! The CloudFormation custom resource `Custom::CequenceStageLogging`: Create/Update capture the
 //! account's API stages (and, with `Ingestion=push`, subscribe their log groups), Delete
 //! restores them, removes our subscription filters and empties the spool bucket so the stack
-//! can delete it. CloudFormation waits (up to an hour) for an answer on the pre-signed
-//! ResponseURL, so every path answers — including bad input and a run about to hit the
-//! Lambda timeout.
-
-use std::time::Duration;
+//! can delete it. CloudFormation waits (up to the resource's ServiceTimeout) for an answer on
+//! the pre-signed ResponseURL, so every path answers — including bad input and a run about to
+//! hit the Lambda timeout.
+//!
+//! A region can hold more stages than one invocation can change: API Gateway allows 10
+//! control-plane calls a second per account, and a stage takes two or three. So the stages are
+//! done in chunks, in a fixed order: when an invocation's time runs out, it invokes this
+//! function again (asynchronously) with the request and its progress, and the invocation that
+//! handles the last chunk answers. A Delete answers SUCCESS only when every captured stage is
+//! restored: otherwise the stack stays (and its forwarder keeps forwarding) until a retried
+//! delete finishes the restore.
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::app::App;
 
 /// CloudFormation rejects a response body over 4 KB; keep the reason well under that.
 const MAX_REASON: usize = 1_500;
+
+/// Where a continued request carries its progress in the event.
+pub const PROGRESS_KEY: &str = "CequenceProgress";
+
+/// No new chunk is started this long after the request's first invocation: the template's
+/// ServiceTimeout is 3,600 s, and the last chunk needs one invocation (55 s) to finish.
+pub const CHAIN_LIMIT: Duration = Duration::from_secs(3_300);
+
+/// A stage started this close to the budget's end still finishes within it (a few calls,
+/// with the SDK's retries on throttling).
+const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(8);
+
+/// Stages a second one invocation changes at API Gateway's quota (10 control-plane calls a
+/// second, two or three per stage); a chunk lists twice what it can expect to change.
+const STAGES_PER_SECOND: f64 = 4.0;
+
+/// Failures kept word for word across chunks (the rest are counted).
+const KEPT_FAILURES: usize = 20;
+
+/// What the chunks of one request have done so far; travels in the event of the next one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Progress {
+    /// Invocations before this one.
+    pub hop: u32,
+    /// When the request's first invocation started (ms since the epoch).
+    pub started_ms: i64,
+    /// The next chunk starts after this stage key (`Report::resume_after`).
+    pub after: Option<String>,
+    pub stages: usize,
+    pub changed: usize,
+    pub failed: usize,
+    /// The first failures, as `api/stage: error`.
+    pub failures: Vec<String>,
+}
+
+impl Progress {
+    /// Add one chunk's report.
+    pub fn absorb(&mut self, report: &cq_stage_logging::Report) {
+        self.stages += report.outcomes.len();
+        self.changed += report.changed();
+        self.failed += report.failed();
+        let failures = report
+            .outcomes
+            .iter()
+            .filter_map(|o| {
+                o.error
+                    .as_ref()
+                    .map(|e| format!("{}/{}: {e}", o.stage.api_id, o.stage.stage))
+            })
+            .chain(report.errors.iter().cloned());
+        for f in failures {
+            if self.failures.len() < KEPT_FAILURES {
+                self.failures.push(f);
+            }
+        }
+        self.after = report.resume_after.clone();
+    }
+
+    /// Stages are left and there is time to start another chunk.
+    pub fn should_continue(&self, now_ms: i64) -> bool {
+        self.after.is_some() && now_ms - self.started_ms < CHAIN_LIMIT.as_millis() as i64
+    }
+}
+
+/// The event without its progress, and the progress (a first invocation has none).
+pub fn split_progress(mut v: Value, now_ms: i64) -> (Value, Progress) {
+    let progress = v
+        .as_object_mut()
+        .and_then(|o| o.remove(PROGRESS_KEY))
+        .and_then(|p| serde_json::from_value::<Progress>(p).ok());
+    match progress {
+        Some(p) => (v, p),
+        None => (
+            v,
+            Progress {
+                started_ms: now_ms,
+                ..Progress::default()
+            },
+        ),
+    }
+}
 
 /// The fields of a custom-resource request this module uses, whatever its type.
 #[derive(Debug, Clone)]
@@ -146,13 +235,14 @@ pub fn event_settings(event: &CfnEvent) -> Result<cq_stage_logging::CaptureSetti
     Ok(s)
 }
 
-/// The answer for a finished report. A failed Delete is still answered SUCCESS (with the
-/// failures in the reason): a FAILED delete leaves the stack stuck in DELETE_FAILED, and the
-/// stages it could not restore are listed for the operator.
+/// The answer for a finished request. A Delete fails like the others while a stage is left
+/// captured: the stack then stays, with its forwarder still forwarding what those stages log,
+/// and a retried delete (`cq-apigw disable --destroy`, or deleting the stack again) restores
+/// them; the reason says how to delete anyway.
 pub fn response_for(
     event: &CfnEvent,
     region: &str,
-    outcome: Result<&cq_stage_logging::Report, String>,
+    outcome: Result<&Progress, String>,
 ) -> CfnResponse {
     let physical = event
         .physical_resource_id
@@ -161,41 +251,47 @@ pub fn response_for(
         .unwrap_or_else(|| format!("cequence-stage-logging-{region}"));
     let is_delete = event.request_type == "Delete";
     let (ok, reason, data) = match outcome {
-        Err(e) => (is_delete, e, json!({})),
-        Ok(report) => {
-            let failures: Vec<String> = report
-                .outcomes
-                .iter()
-                .filter_map(|o| {
-                    o.error
-                        .as_ref()
-                        .map(|e| format!("{}/{}: {e}", o.stage.api_id, o.stage.stage))
-                })
-                .chain(report.errors.iter().cloned())
-                .collect();
+        Err(e) => (false, e, json!({})),
+        Ok(p) => {
             let data = json!({
-                "Stages": report.outcomes.len(),
-                "Changed": report.changed(),
-                "Failed": report.failed(),
+                "Stages": p.stages,
+                "Changed": p.changed,
+                "Failed": p.failed,
             });
+            let mut failures = p.failures.clone();
+            if p.failed > failures.len() {
+                failures.push(format!("{} more", p.failed - failures.len()));
+            }
+            if let Some(after) = &p.after {
+                failures.push(format!(
+                    "stages after {after} were not reached within {} min",
+                    CHAIN_LIMIT.as_secs() / 60
+                ));
+            }
             if failures.is_empty() {
                 (
                     true,
-                    format!(
-                        "{} stage(s), {} changed",
-                        report.outcomes.len(),
-                        report.changed()
-                    ),
+                    format!("{} stage(s), {} changed", p.stages, p.changed),
                     data,
                 )
             } else {
                 (
-                    is_delete,
-                    format!("{} failure(s): {}", failures.len(), failures.join("; ")),
+                    false,
+                    format!("{} failure(s): {}", p.failed.max(1), failures.join("; ")),
                     data,
                 )
             }
         }
+    };
+    let reason = if !ok && is_delete {
+        // The hint first: a long list of failures must not cut it off.
+        format!(
+            "stages may still be captured, so the delete waits (the forwarder keeps forwarding): \
+             fix the cause and delete again to restore them, or delete while retaining the \
+             StageLogging resource to leave them as they are. {reason}"
+        )
+    } else {
+        reason
     };
     CfnResponse {
         status: if ok { "SUCCESS" } else { "FAILED" }.into(),
@@ -219,33 +315,44 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Do the work and answer CloudFormation. `budget` is the time left before the Lambda
-/// timeout minus a margin: past it, answer FAILED rather than leave the stack waiting.
-pub async fn handle(app: &App, event: Value, budget: Duration) -> Result<CfnResponse, String> {
+/// Do one chunk of the work, then continue in a new invocation or answer CloudFormation.
+/// `budget` is the time left before the Lambda timeout minus a margin; `function_arn` is this
+/// function (to continue in). Returns the answer sent, or None when the request continues.
+pub async fn handle(
+    app: &App,
+    event: Value,
+    budget: Duration,
+    function_arn: &str,
+) -> Result<Option<CfnResponse>, String> {
     let aws = &app.aws;
+    let original = event.clone();
+    let (event, mut progress) = split_progress(event, crate::invocation::now_ms());
     // A request we cannot read cannot be answered either (no ResponseURL): fail loudly.
     let event = parse(event)?;
+    let chunk = cq_stage_logging::Chunk {
+        after: progress.after.clone(),
+        stop_starting_at: Some(Instant::now() + budget.saturating_sub(IN_FLIGHT_MARGIN)),
+        max_stages: Some(
+            ((budget.as_secs_f64() * STAGES_PER_SECOND * 2.0).ceil() as usize).max(20),
+        ),
+    };
     let work = async {
         match event.request_type.as_str() {
             "Create" | "Update" => {
                 let settings = event_settings(&event)?;
-                let mut report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
-                if property(&event.resource_properties, "Ingestion") == Some("push") {
-                    subscribe_captured(app, &event.resource_properties, &mut report).await;
+                let mut report =
+                    cq_stage_logging::reconcile_chunk(&aws.stage, &settings, &chunk).await;
+                if report.resume_after.is_none()
+                    && property(&event.resource_properties, "Ingestion") == Some("push")
+                {
+                    subscribe_captured(app, &event.resource_properties, &chunk, &mut report).await;
                 }
                 Ok(report)
             }
             "Delete" => {
-                let report = cq_stage_logging::restore_all(&aws.stage).await;
-                if let Ok(fwd) = &app.forwarding {
-                    if let Some(spool) = &fwd.spool {
-                        match spool.empty().await {
-                            Ok(n) => {
-                                tracing::info!(objects = n, "spool bucket emptied for deletion")
-                            }
-                            Err(e) => tracing::error!(error = %e, "cannot empty the spool bucket"),
-                        }
-                    }
+                let report = cq_stage_logging::restore_all_chunk(&aws.stage, &chunk).await;
+                if report.resume_after.is_none() {
+                    empty_spool(app).await;
                 }
                 Ok(report)
             }
@@ -253,21 +360,114 @@ pub async fn handle(app: &App, event: Value, budget: Duration) -> Result<CfnResp
         }
     };
     let result = match tokio::time::timeout(budget, work).await {
-        Ok(r) => r,
+        Ok(Ok(report)) => {
+            progress.absorb(&report);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        // The chunk's outcomes are lost, not its effects: every step is idempotent, so the
+        // next chunk starts where this one did.
+        Err(_) if progress.should_continue(crate::invocation::now_ms()) => {
+            tracing::warn!(
+                budget_s = budget.as_secs(),
+                "stage logging chunk ran out of time; continuing from where it started"
+            );
+            Ok(())
+        }
         Err(_) => Err(format!(
             "stage logging did not finish within {}s",
             budget.as_secs()
         )),
     };
-    let response = response_for(&event, &aws.region, result.as_ref().map_err(Clone::clone));
+    let result = match result {
+        Ok(()) if progress.should_continue(crate::invocation::now_ms()) => {
+            match continue_request(app, original, &progress, function_arn, &event).await {
+                Ok(()) => {
+                    tracing::info!(
+                        request_type = %event.request_type,
+                        hop = progress.hop + 1,
+                        stages_so_far = progress.stages,
+                        resume_after = progress.after.as_deref().unwrap_or_default(),
+                        "more stages than one invocation can change: continuing in a new invocation"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
+    let response = response_for(
+        &event,
+        &aws.region,
+        result.as_ref().map(|()| &progress).map_err(Clone::clone),
+    );
     tracing::info!(
         request_type = %event.request_type,
         status = %response.status,
         reason = %response.reason,
+        invocations = progress.hop + 1,
         "answering CloudFormation"
     );
     send(&app.http, &event.response_url, &response).await?;
-    Ok(response)
+    Ok(Some(response))
+}
+
+/// Invoke this function again, asynchronously, with the request and its progress.
+async fn continue_request(
+    app: &App,
+    mut original: Value,
+    progress: &Progress,
+    function_arn: &str,
+    event: &CfnEvent,
+) -> Result<(), String> {
+    let target = if function_arn.starts_with("arn:") {
+        function_arn
+    } else {
+        property(&event.resource_properties, "ServiceToken").unwrap_or_default()
+    };
+    if target.is_empty() {
+        return Err(
+            "too many stages for one invocation, and this function's ARN is unknown".into(),
+        );
+    }
+    let next = Progress {
+        hop: progress.hop + 1,
+        ..progress.clone()
+    };
+    if let Some(o) = original.as_object_mut() {
+        o.insert(
+            PROGRESS_KEY.into(),
+            serde_json::to_value(&next).map_err(|e| e.to_string())?,
+        );
+    }
+    let payload = serde_json::to_vec(&original).map_err(|e| e.to_string())?;
+    app.aws
+        .lambda
+        .invoke()
+        .function_name(target)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot continue in a new invocation (lambda:InvokeFunction on {target}): {}",
+                cq_stage_logging::error_chain(&e)
+            )
+        })?;
+    Ok(())
+}
+
+async fn empty_spool(app: &App) {
+    if let Ok(fwd) = &app.forwarding {
+        if let Some(spool) = &fwd.spool {
+            match spool.empty().await {
+                Ok(n) => tracing::info!(objects = n, "spool bucket emptied for deletion"),
+                Err(e) => tracing::error!(error = %e, "cannot empty the spool bucket"),
+            }
+        }
+    }
 }
 
 fn property<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
@@ -279,7 +479,13 @@ fn property<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
 
 /// `Ingestion=push`: every captured stage's log group gets our subscription filter. The
 /// function is the one answering (ServiceToken), or the stack's Kinesis stream.
-async fn subscribe_captured(app: &App, props: &Value, report: &mut cq_stage_logging::Report) {
+/// Groups not reached before the chunk's end are subscribed by the forwarder's next ticks.
+async fn subscribe_captured(
+    app: &App,
+    props: &Value,
+    chunk: &cq_stage_logging::Chunk,
+    report: &mut cq_stage_logging::Report,
+) {
     let Ok(fwd) = &app.forwarding else {
         report
             .errors
@@ -297,7 +503,17 @@ async fn subscribe_captured(app: &App, props: &Value, report: &mut cq_stage_logg
             return;
         }
     };
-    for group in crate::tick::groups_of(&fwd.config, &stages) {
+    let groups = crate::tick::groups_of(&fwd.config, &stages);
+    let total = groups.len();
+    for (done, group) in groups.into_iter().enumerate() {
+        if chunk.stop_starting_at.is_some_and(|t| Instant::now() >= t) {
+            tracing::warn!(
+                subscribed = done,
+                left = total - done,
+                "out of time: the forwarder's next ticks subscribe the remaining log groups"
+            );
+            return;
+        }
         match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest).await {
             Ok(cq_stage_logging::SubscribeOutcome::NoFreeSlot { others }) => tracing::warn!(
                 log_group = %group.log_group,
@@ -401,7 +617,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_fail_create_but_not_delete() {
+    fn errors_fail_create_and_a_delete_that_leaves_stages_captured() {
         let create = response_for(&event("Create"), "eu-west-1", Err("boom".into()));
         assert_eq!(create.status, "FAILED");
         assert_eq!(create.reason, "boom");
@@ -410,8 +626,18 @@ mod tests {
             "cequence-stage-logging-eu-west-1"
         );
         assert_eq!(create.request_id, "req-1");
+        // A delete that could not restore must not let the stack (and its forwarder) go.
         let delete = response_for(&event("Delete"), "eu-west-1", Err("boom".into()));
-        assert_eq!(delete.status, "SUCCESS");
+        assert_eq!(delete.status, "FAILED");
+        assert!(
+            delete.reason.starts_with("stages may still be captured")
+                && delete
+                    .reason
+                    .contains("retaining the StageLogging resource")
+                && delete.reason.ends_with("boom"),
+            "{}",
+            delete.reason
+        );
         let v = serde_json::to_value(&create).unwrap();
         for k in [
             "Status",
@@ -424,6 +650,105 @@ mod tests {
         ] {
             assert!(v.get(k).is_some(), "{k}");
         }
+    }
+
+    fn report(
+        keys: &[(&str, Option<&str>)],
+        resume_after: Option<&str>,
+    ) -> cq_stage_logging::Report {
+        use cq_stage_logging::{Action, ApiType, StageOutcome, StageStatus};
+        cq_stage_logging::Report {
+            outcomes: keys
+                .iter()
+                .map(|(stage, error)| StageOutcome {
+                    stage: StageStatus {
+                        api_type: ApiType::Rest,
+                        api_id: "api".into(),
+                        api_name: "n".into(),
+                        stage: stage.to_string(),
+                        captured: true,
+                        log_group: None,
+                        reason: None,
+                    },
+                    action: if error.is_some() {
+                        Action::Failed
+                    } else {
+                        Action::Captured
+                    },
+                    error: error.map(str::to_string),
+                    calls: vec![],
+                })
+                .collect(),
+            resume_after: resume_after.map(str::to_string),
+            ..cq_stage_logging::Report::default()
+        }
+    }
+
+    #[test]
+    fn progress_adds_chunks_up_and_answers_once_the_last_is_done() {
+        let (_, mut p) = split_progress(json!({"RequestType": "Create"}), 1_000);
+        assert_eq!(
+            p,
+            Progress {
+                started_ms: 1_000,
+                ..Progress::default()
+            }
+        );
+        p.absorb(&report(
+            &[("a", None), ("b", Some("denied"))],
+            Some("rest/api/b"),
+        ));
+        assert!(p.should_continue(2_000));
+        assert!(
+            !p.should_continue(1_000 + CHAIN_LIMIT.as_millis() as i64),
+            "no new chunk past the chain's limit"
+        );
+        // The progress travels in the event and comes back out of it.
+        let mut v = json!({"RequestType": "Create"});
+        v[PROGRESS_KEY] = serde_json::to_value(&p).unwrap();
+        let (v, back) = split_progress(v, 9_999);
+        assert_eq!(back, p);
+        assert!(v.get(PROGRESS_KEY).is_none());
+        p.absorb(&report(&[("c", None)], None));
+        assert!(!p.should_continue(2_000));
+        assert_eq!((p.stages, p.changed, p.failed), (3, 2, 1));
+        let answer = response_for(&event("Create"), "eu-west-1", Ok(&p));
+        assert_eq!(answer.status, "FAILED");
+        assert_eq!(answer.reason, "1 failure(s): api/b: denied");
+        assert_eq!(answer.data["Stages"], 3);
+    }
+
+    #[test]
+    fn a_delete_with_stages_not_reached_fails() {
+        let mut p = Progress::default();
+        p.absorb(&report(&[("a", None)], Some("rest/api/a")));
+        let answer = response_for(&event("Delete"), "eu-west-1", Ok(&p));
+        assert_eq!(answer.status, "FAILED");
+        assert!(
+            answer
+                .reason
+                .contains("stages after rest/api/a were not reached"),
+            "{}",
+            answer.reason
+        );
+        let mut done = Progress::default();
+        done.absorb(&report(&[("a", None)], None));
+        let answer = response_for(&event("Delete"), "eu-west-1", Ok(&done));
+        assert_eq!(answer.status, "SUCCESS");
+        assert_eq!(answer.reason, "1 stage(s), 1 changed");
+    }
+
+    #[test]
+    fn failures_beyond_the_kept_ones_are_counted() {
+        let mut p = Progress::default();
+        let many: Vec<(String, Option<&str>)> =
+            (0..30).map(|i| (format!("s{i}"), Some("x"))).collect();
+        let refs: Vec<(&str, Option<&str>)> = many.iter().map(|(s, e)| (s.as_str(), *e)).collect();
+        p.absorb(&report(&refs, None));
+        assert_eq!(p.failures.len(), KEPT_FAILURES);
+        let answer = response_for(&event("Create"), "eu-west-1", Ok(&p));
+        assert!(answer.reason.starts_with("30 failure(s)"));
+        assert!(answer.reason.ends_with("; 10 more"), "{}", answer.reason);
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -164,10 +164,14 @@ async fn run(
             .unwrap_or(Duration::from_secs(600));
         let event: Value = serde_json::from_str(event)
             .map_err(|e| HandlerError(format!("the event is not JSON: {e}")))?;
-        let response = custom_resource::handle(app, event, budget)
+        let response = custom_resource::handle(app, event, budget, &meta.invoked_function_arn)
             .await
             .map_err(HandlerError)?;
-        return Ok(serde_json::to_value(response).unwrap_or_default());
+        // None: continued in a new invocation, which answers (or continues) in turn.
+        return Ok(match response {
+            Some(r) => serde_json::to_value(r).unwrap_or_default(),
+            None => serde_json::json!({"Continued": true}),
+        });
     }
     let fwd = app
         .forwarding

@@ -1,8 +1,12 @@
 //! The custom resource against moto's API Gateway: CloudFormation always gets an answer on the
-//! ResponseURL (captured here by a local server standing in for the pre-signed S3 URL).
+//! ResponseURL (captured here by a local server standing in for the pre-signed S3 URL), once
+//! per request however many invocations a large region takes.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 
 use cq_test_support::fake_cequence::http::{self, Handler, Request, Response};
 use cq_test_support::MotoServer;
@@ -120,4 +124,185 @@ async fn custom_resource_always_answers_cloudformation() {
         .as_str()
         .unwrap()
         .contains("RestApiEnabled"));
+}
+
+type Invokes = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// Lambda's Invoke API, for the chunked requests below: moto cannot run a function (there is
+/// no Docker here), so this stand-in records each asynchronous invocation (`X-Amz-Invocation-Type:
+/// Event`, answered 202 as Lambda does) and the test delivers it as the next invocation, as
+/// Lambda's event queue would.
+async fn lambda_invoke_standin() -> (String, Invokes) {
+    let invokes: Invokes = Arc::default();
+    let i = invokes.clone();
+    let handler: Handler = Arc::new(move |req: Request| {
+        let i = i.clone();
+        Box::pin(async move {
+            if req.header("x-amz-invocation-type") != Some("Event") {
+                return Response::new(400, "{\"message\":\"expected an asynchronous invocation\"}");
+            }
+            let body = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            i.lock().unwrap().push((req.target.clone(), body));
+            Response::new(202, "")
+        })
+    });
+    let addr = http::serve(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
+        .await
+        .unwrap();
+    (format!("http://{addr}"), invokes)
+}
+
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cequence-forwarder";
+
+/// An app whose AWS calls go to `sdk` and whose Lambda client is the stand-in.
+fn chunking_app(sdk: &aws_config::SdkConfig, lambda_endpoint: &str) -> App {
+    let mut aws = AwsClients::new(sdk);
+    aws.lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(sdk)
+            .endpoint_url(lambda_endpoint)
+            .build(),
+    );
+    App::new(
+        aws,
+        Err(ConfigError::Missing {
+            var: "CEQUENCE_AUTH_ENDPOINT",
+            hint: "test",
+        }),
+    )
+}
+
+/// Deliver `event` and every continuation it causes, each invocation with `chunk` before its
+/// stop (plus the 10 s the handler keeps back and the 8 s it leaves stages in flight).
+/// Returns the answer and how many invocations it took.
+async fn run_request(
+    app: &App,
+    invokes: &Invokes,
+    event: Value,
+    chunk: Duration,
+) -> (Value, usize) {
+    let mut event = event;
+    for invocation in 1..=500 {
+        let meta = InvocationMeta {
+            request_id: format!("inv-{invocation}"),
+            invoked_function_arn: FUNCTION_ARN.into(),
+            deadline: Some(Instant::now() + Duration::from_secs(18) + chunk),
+        };
+        let out = handler::handle(app, &event.to_string(), meta)
+            .await
+            .unwrap_or_else(|e| panic!("invocation {invocation}: {e}"));
+        if out.get("Continued").is_none() {
+            assert!(invokes.lock().unwrap().is_empty(), "answered and continued");
+            return (out, invocation);
+        }
+        let (target, next) = invokes.lock().unwrap().pop().expect("a continuation");
+        assert_eq!(
+            target,
+            format!(
+                "/2015-03-31/functions/{}/invocations",
+                FUNCTION_ARN.replace(':', "%3A")
+            ),
+        );
+        event = next;
+    }
+    panic!("no answer after 500 invocations");
+}
+
+/// Every REST stage of `apis` with our previous-settings tag, and with INFO logging on `*/*`.
+async fn captured_rest(gw: &aws_sdk_apigateway::Client, apis: &[String]) -> (usize, usize) {
+    let (mut tagged, mut info) = (0, 0);
+    for api in apis {
+        let out = gw.get_stages().rest_api_id(api).send().await.unwrap();
+        for s in out.item() {
+            tagged += usize::from(
+                s.tags()
+                    .is_some_and(|t| t.contains_key(cq_stage_logging::PREVIOUS_LOGGING_TAG)),
+            );
+            info += usize::from(
+                s.method_settings()
+                    .and_then(|m| m.get("*/*"))
+                    .is_some_and(|m| m.logging_level() == Some("INFO")),
+            );
+        }
+    }
+    (tagged, info)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_stages_are_done_in_chunks_and_a_delete_answers_once_all_are_restored() {
+    const APIS: usize = 100;
+    const STAGES_PER_API: usize = 10; // API Gateway's limit per REST API
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config("us-east-1").await;
+    let gw = aws_sdk_apigateway::Client::new(&sdk);
+    let stage_names: Vec<String> = (0..STAGES_PER_API).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = stage_names.iter().map(String::as_str).collect();
+    let apis: Vec<String> = futures::stream::iter(0..APIS)
+        .map(|i| {
+            let (gw, names) = (gw.clone(), names.clone());
+            async move { cq_test_support::seed::rest_api(&gw, &format!("api-{i}"), &names).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let total = APIS * STAGES_PER_API;
+
+    let (lambda, invokes) = lambda_invoke_standin().await;
+    let app = chunking_app(&sdk, &lambda);
+    let (url, puts) = response_url().await;
+    let mut create = event("Create", &url, "true");
+    create["ResourceProperties"]["CloudWatchRoleArn"] =
+        json!("arn:aws:iam::123456789012:role/cequence-apigw/cloudwatch");
+    create["ResourceProperties"]["ServiceToken"] = json!(FUNCTION_ARN);
+
+    // Two seconds of stages per invocation: far fewer than 1,000.
+    let (answer, invocations) =
+        run_request(&app, &invokes, create.clone(), Duration::from_secs(2)).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(invocations > 2, "{invocations} invocation(s): not chunked");
+    // Each stage was handled by exactly one chunk: the chunks' counts add up to the region.
+    assert_eq!(answer["Data"]["Stages"], total, "{answer}");
+    assert_eq!(answer["Data"]["Changed"], total, "{answer}");
+    assert_eq!(captured_rest(&gw, &apis).await, (total, total));
+    assert_eq!(
+        puts.lock().unwrap().len(),
+        1,
+        "one answer for the whole request"
+    );
+
+    // A delete during which one stage cannot be restored must not let the stack go.
+    let proxy = cq_test_support::fault_proxy::FaultProxy::start(moto.addr().parse().unwrap(), 7);
+    proxy.add_rule(
+        cq_test_support::fault_proxy::Rule::new(
+            "one-update-stage-refused",
+            cq_test_support::fault_proxy::Action::aws_json_error(
+                400,
+                "BadRequestException",
+                "injected refusal",
+            ),
+        )
+        .method("PATCH")
+        .path_prefix("/restapis/")
+        .count(1),
+    );
+    let proxied = sdk.to_builder().endpoint_url(proxy.endpoint()).build();
+    let app = chunking_app(&proxied, &lambda);
+    let delete = event("Delete", &url, "true");
+    let (answer, invocations) =
+        run_request(&app, &invokes, delete.clone(), Duration::from_secs(2)).await;
+    assert!(invocations > 2, "{invocations} invocation(s): not chunked");
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("stages may still be captured") && reason.contains("injected refusal"),
+        "{reason}"
+    );
+    assert_eq!(answer["Data"]["Failed"], 1, "{answer}");
+    assert_eq!(captured_rest(&gw, &apis).await, (1, 1));
+
+    // CloudFormation's retried delete restores the last one and lets the stack go.
+    let (answer, _) = run_request(&app, &invokes, delete, Duration::from_secs(2)).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["Data"]["Changed"], 1, "{answer}");
+    assert_eq!(captured_rest(&gw, &apis).await, (0, 0));
+    assert_eq!(puts.lock().unwrap().len(), 3);
 }

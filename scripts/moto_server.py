@@ -11,8 +11,9 @@ It also fixes the root element of moto's GetBucketVersioning answer, which the S
 names StackSet instance stacks as AWS does (moto's `StackSet:<name>` breaks generated ARNs),
 lets PutSubscriptionFilter update an existing filter when the group's quota is used up, gives
 `Ref` of an AWS::Lambda::Permission an id, turns a String parameter given to a Lambda
-function's ReservedConcurrentExecutions into the integer CloudFormation makes of it, and masks
-NoEcho parameters in DescribeStackSet as CloudFormation does.
+function's ReservedConcurrentExecutions into the integer CloudFormation makes of it, masks
+NoEcho parameters in DescribeStackSet as CloudFormation does, and applies an UpdateStage
+`remove` of a method-settings path such as `/*/*` (moto ignores it).
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -188,6 +189,29 @@ def patch_moto() -> None:
         return result
 
     cfn_responses.CloudFormationResponse.describe_stack_set = describe_stack_set
+
+    # UpdateStage `remove` of a method-settings path (`/*/*`, `/pets/GET`) deletes that
+    # override in AWS; moto ignores it. Operations still apply in order, as in AWS.
+    from moto.apigateway import models as apigw_models
+
+    original_apply_operations = apigw_models.Stage.apply_operations
+
+    def apply_operations(self, patch_operations):
+        for op in patch_operations:
+            parts = op.get("path", "").split("/")
+            if (
+                op.get("op") == "remove"
+                and len(parts) == 3
+                and parts[0] == ""
+                and parts[1] not in ("", "accessLogSettings", "variables")
+                and parts[2] != ""
+            ):
+                self.method_settings.pop(f"{parts[1]}/{parts[2]}", None)
+            else:
+                original_apply_operations(self, [op])
+        return self
+
+    apigw_models.Stage.apply_operations = apply_operations
 
 
 def free_port() -> int:

@@ -7,7 +7,8 @@ use crate::clients::Clients;
 use crate::error::Error;
 use crate::model::{ApiType, StageStatus};
 use crate::names::{
-    http_access_log_group, log_group_name_from_arn, rest_execution_log_group, PREVIOUS_LOGGING_TAG,
+    http_access_log_group, log_group_name_from_arn, rest_execution_log_group, ADDED_SETTING_TAG,
+    PREVIOUS_LOGGING_TAG,
 };
 use crate::plan::{self, ALL_METHODS};
 use crate::previous::{AccessLog, RestLogging};
@@ -20,7 +21,30 @@ pub(crate) struct RestStage {
     pub stage: String,
     /// The `*/*` method settings (None: no override).
     pub all_methods: Option<RestLogging>,
+    /// Fingerprint of the `*/*` override's other fields now (None: no override).
+    pub all_methods_other: Option<String>,
     pub previous_tag: Option<String>,
+    /// `ADDED_SETTING_TAG`: the same fingerprint when this library added the override.
+    pub added_setting_tag: Option<String>,
+}
+
+/// The fields of a method setting a customer may change besides logging.
+pub(crate) fn other_fields(
+    m: &aws_sdk_apigateway::types::MethodSetting,
+) -> plan::OtherMethodFields {
+    plan::OtherMethodFields {
+        metrics_enabled: m.metrics_enabled(),
+        throttling_burst_limit: m.throttling_burst_limit(),
+        throttling_rate_limit: m.throttling_rate_limit(),
+        caching_enabled: m.caching_enabled(),
+        cache_ttl_in_seconds: m.cache_ttl_in_seconds(),
+        cache_data_encrypted: m.cache_data_encrypted(),
+        require_authorization_for_cache_control: m.require_authorization_for_cache_control(),
+        unauthorized_cache_control_header_strategy: m
+            .unauthorized_cache_control_header_strategy()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    }
 }
 
 /// An HTTP stage as read by GetStages.
@@ -251,16 +275,18 @@ async fn rest_stages(
                     let Some(stage) = s.stage_name() else {
                         continue;
                     };
-                    let all_methods = s
-                        .method_settings()
-                        .and_then(|m| m.get(ALL_METHODS))
+                    let setting = s.method_settings().and_then(|m| m.get(ALL_METHODS));
+                    let all_methods = setting
                         .map(|m| plan::rest_logging(m.logging_level(), m.data_trace_enabled()));
+                    let tag = |key: &str| s.tags().and_then(|t| t.get(key)).cloned();
                     inv.rest.push(RestStage {
                         api_id: api_id.clone(),
                         api_name: api_name.clone(),
                         stage: stage.to_string(),
                         all_methods,
-                        previous_tag: s.tags().and_then(|t| t.get(PREVIOUS_LOGGING_TAG)).cloned(),
+                        all_methods_other: setting.map(|m| other_fields(m).fingerprint()),
+                        previous_tag: tag(PREVIOUS_LOGGING_TAG),
+                        added_setting_tag: tag(ADDED_SETTING_TAG),
                     });
                 }
             }

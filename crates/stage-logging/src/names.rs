@@ -18,6 +18,11 @@ pub const HTTP_ACCESS_LOG_GROUP_PREFIX: &str = "/aws/apigateway/cequence/";
 /// The tag that records a stage's logging settings before this library changed them.
 pub const PREVIOUS_LOGGING_TAG: &str = "cequence:previous-logging";
 
+/// The tag that fingerprints the `*/*` method setting this library added to a REST stage that
+/// had none (every field but logging, as API Gateway filled them in). A separate key so that
+/// versions which do not know it still read `PREVIOUS_LOGGING_TAG`.
+pub const ADDED_SETTING_TAG: &str = "cequence:added-method-setting";
+
 /// Taggable ARN of a REST API stage (API Gateway ARNs have no account id).
 pub fn rest_stage_arn(partition: &str, region: &str, rest_api_id: &str, stage: &str) -> String {
     format!("arn:{partition}:apigateway:{region}::/restapis/{rest_api_id}/stages/{stage}")

@@ -65,24 +65,73 @@ pub(crate) fn decide_rest_capture(all_methods: Option<&RestLogging>, tagged: boo
     }
 }
 
+/// The fields of a `*/*` method setting other than logging: what a customer may add
+/// (throttling, caching, metrics) after this library created the setting.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct OtherMethodFields {
+    pub metrics_enabled: bool,
+    pub throttling_burst_limit: i32,
+    pub throttling_rate_limit: f64,
+    pub caching_enabled: bool,
+    pub cache_ttl_in_seconds: i32,
+    pub cache_data_encrypted: bool,
+    pub require_authorization_for_cache_control: bool,
+    pub unauthorized_cache_control_header_strategy: String,
+}
+
+impl OtherMethodFields {
+    /// `v1 <16 hex>`: FNV-1a over the fields in a fixed form. Not a secret, only a change
+    /// detector that fits a tag value.
+    pub(crate) fn fingerprint(&self) -> String {
+        let text = format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            self.metrics_enabled,
+            self.throttling_burst_limit,
+            self.throttling_rate_limit,
+            self.caching_enabled,
+            self.cache_ttl_in_seconds,
+            self.cache_data_encrypted,
+            self.require_authorization_for_cache_control,
+            self.unauthorized_cache_control_header_strategy
+        );
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("v1 {hash:016x}")
+    }
+}
+
 /// The UpdateStage operations that put back the recorded `*/*` settings.
 ///
-/// When there was no override, ours is removed. The logging fields are first set to API
-/// Gateway's defaults (OFF, no data trace) in the same request, so the stage stops logging
-/// even where the removal is not applied (moto ignores `remove /*/*`; in AWS the removal wins).
-pub(crate) fn rest_restore_ops(previous: Option<&RestLogging>) -> Vec<Patch> {
+/// When there was no override, the logging fields go back to API Gateway's defaults (OFF, no
+/// data trace), and the override is removed only when nothing else in it changed since
+/// capture (`added` is the fingerprint taken then, `current` the one now). If the customer
+/// added throttling, caching or metrics to it meanwhile, or the fingerprint is unknown (a
+/// stage captured by an earlier version), the override stays with their settings.
+pub(crate) fn rest_restore_ops(
+    previous: Option<&RestLogging>,
+    added: Option<&str>,
+    current: Option<&str>,
+) -> Vec<Patch> {
     match previous {
         Some(p) => vec![
             Patch::replace(LOGLEVEL_PATH, p.logging_level.clone()),
             Patch::replace(DATATRACE_PATH, p.data_trace.to_string()),
         ],
-        None => vec![
-            Patch::replace(LOGLEVEL_PATH, DEFAULT_LOG_LEVEL),
-            Patch::replace(DATATRACE_PATH, "false"),
-            Patch::Remove {
-                path: ALL_METHODS_PATH.to_string(),
-            },
-        ],
+        None => {
+            let mut ops = vec![
+                Patch::replace(LOGLEVEL_PATH, DEFAULT_LOG_LEVEL),
+                Patch::replace(DATATRACE_PATH, "false"),
+            ];
+            if added.is_some() && added == current {
+                ops.push(Patch::Remove {
+                    path: ALL_METHODS_PATH.to_string(),
+                });
+            }
+            ops
+        }
     }
 }
 
@@ -301,24 +350,59 @@ mod tests {
     }
 
     #[test]
-    fn rest_restore_puts_back_or_removes() {
+    fn rest_restore_puts_back_or_removes_only_what_was_added() {
         assert_eq!(
-            rest_restore_ops(Some(&level("ERROR", false))),
+            rest_restore_ops(Some(&level("ERROR", false)), None, Some("v1 1")),
             vec![
                 Patch::replace("/*/*/logging/loglevel", "ERROR"),
                 Patch::replace("/*/*/logging/dataTrace", "false")
             ]
         );
-        assert_eq!(
-            rest_restore_ops(None),
-            vec![
-                Patch::replace("/*/*/logging/loglevel", "OFF"),
-                Patch::replace("/*/*/logging/dataTrace", "false"),
-                Patch::Remove {
-                    path: "/*/*".into()
-                }
-            ]
-        );
+        let off = vec![
+            Patch::replace("/*/*/logging/loglevel", "OFF"),
+            Patch::replace("/*/*/logging/dataTrace", "false"),
+        ];
+        let mut removed = off.clone();
+        removed.push(Patch::Remove {
+            path: "/*/*".into(),
+        });
+        // Unchanged since capture: ours, removed.
+        assert_eq!(rest_restore_ops(None, Some("v1 a"), Some("v1 a")), removed);
+        // The customer added something to it: their settings stay.
+        assert_eq!(rest_restore_ops(None, Some("v1 a"), Some("v1 b")), off);
+        // Unknown (captured by an earlier version) or gone: nothing is removed.
+        assert_eq!(rest_restore_ops(None, None, Some("v1 a")), off);
+        assert_eq!(rest_restore_ops(None, None, None), off);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_every_other_field() {
+        let base = OtherMethodFields {
+            throttling_burst_limit: 5_000,
+            throttling_rate_limit: 10_000.0,
+            cache_ttl_in_seconds: 300,
+            require_authorization_for_cache_control: true,
+            unauthorized_cache_control_header_strategy: "SUCCEED_WITH_RESPONSE_HEADER".into(),
+            ..OtherMethodFields::default()
+        };
+        let fp = base.fingerprint();
+        assert!(fp.starts_with("v1 ") && fp.len() == 19, "{fp}");
+        assert_eq!(fp, base.clone().fingerprint(), "stable");
+        let changes: [fn(&mut OtherMethodFields); 8] = [
+            |f| f.metrics_enabled = true,
+            |f| f.throttling_burst_limit = 100,
+            |f| f.throttling_rate_limit = 50.0,
+            |f| f.caching_enabled = true,
+            |f| f.cache_ttl_in_seconds = 60,
+            |f| f.cache_data_encrypted = true,
+            |f| f.require_authorization_for_cache_control = false,
+            |f| f.unauthorized_cache_control_header_strategy = "FAIL_WITH_403".into(),
+        ];
+        for change in changes {
+            let mut other = base.clone();
+            change(&mut other);
+            assert_ne!(other.fingerprint(), fp, "{other:?}");
+        }
     }
 
     #[test]

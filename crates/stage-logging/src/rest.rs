@@ -8,7 +8,9 @@ use crate::discovery::{rest_status, RestStage};
 use crate::error::Error;
 use crate::log_groups;
 use crate::model::{Action, StageOutcome};
-use crate::names::{partition_of, rest_execution_log_group, rest_stage_arn, PREVIOUS_LOGGING_TAG};
+use crate::names::{
+    partition_of, rest_execution_log_group, rest_stage_arn, ADDED_SETTING_TAG, PREVIOUS_LOGGING_TAG,
+};
 use crate::plan::{self, Patch, RestCapture, RoleDecision};
 use crate::previous::PreviousLogging;
 use crate::CREATED_GROUP_RETENTION_DAYS;
@@ -64,14 +66,15 @@ fn start_calls(s: &RestStage) -> CallLog {
     calls
 }
 
+/// Returns the fingerprint of the `*/*` override's other fields afterwards (None: none).
 async fn update_stage(
     clients: &Clients,
     s: &RestStage,
     ops: &[Patch],
     calls: &mut CallLog,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let call = calls.record("apigateway", "UpdateStage", &stage_target(s));
-    clients
+    let out = clients
         .apigateway
         .update_stage()
         .rest_api_id(&s.api_id)
@@ -80,7 +83,10 @@ async fn update_stage(
         .send()
         .await
         .map_err(|e| Error::aws(&call, e))?;
-    Ok(())
+    Ok(out
+        .method_settings()
+        .and_then(|m| m.get(crate::plan::ALL_METHODS))
+        .map(|m| crate::discovery::other_fields(m).fingerprint()))
 }
 
 fn arn(clients: &Clients, s: &RestStage) -> String {
@@ -121,10 +127,17 @@ async fn apply_capture(
         RestCapture::Keep if created => Ok(Action::Captured),
         RestCapture::Keep => Ok(Action::Unchanged),
         RestCapture::Apply { record, ops } => {
-            if let Some(previous) = record {
-                record_previous(clients, s, &previous, calls).await?;
+            let added = matches!(record, Some(PreviousLogging::Rest { all_methods: None }));
+            if let Some(previous) = &record {
+                record_previous(clients, s, previous, calls).await?;
             }
-            update_stage(clients, s, &ops, calls).await?;
+            let after = update_stage(clients, s, &ops, calls).await?;
+            // The override is ours: remember how API Gateway filled it in, so a restore can
+            // tell whether the customer added to it since. Losing this (a crash between the
+            // calls) only means a restore keeps the override with logging off.
+            if let (true, Some(fingerprint)) = (added, after) {
+                tag_stage(clients, s, ADDED_SETTING_TAG, &fingerprint, calls).await?;
+            }
             Ok(Action::Captured)
         }
     }
@@ -142,13 +155,23 @@ async fn record_previous(
             stage: stage_target(s),
             message,
         })?;
+    tag_stage(clients, s, PREVIOUS_LOGGING_TAG, &value, calls).await
+}
+
+async fn tag_stage(
+    clients: &Clients,
+    s: &RestStage,
+    key: &str,
+    value: &str,
+    calls: &mut CallLog,
+) -> Result<(), Error> {
     let arn = arn(clients, s);
     let call = calls.record("apigateway", "TagResource", &arn);
     clients
         .apigateway
         .tag_resource()
         .resource_arn(&arn)
-        .tags(PREVIOUS_LOGGING_TAG, value)
+        .tags(key, value)
         .send()
         .await
         .map_err(|e| Error::aws(&call, e))?;
@@ -199,7 +222,11 @@ async fn apply_restore(
     update_stage(
         clients,
         s,
-        &plan::rest_restore_ops(all_methods.as_ref()),
+        &plan::rest_restore_ops(
+            all_methods.as_ref(),
+            s.added_setting_tag.as_deref(),
+            s.all_methods_other.as_deref(),
+        ),
         calls,
     )
     .await?;
@@ -210,6 +237,7 @@ async fn apply_restore(
         .untag_resource()
         .resource_arn(&arn)
         .tag_keys(PREVIOUS_LOGGING_TAG)
+        .tag_keys(ADDED_SETTING_TAG)
         .send()
         .await
         .map_err(|e| Error::aws(&call, e))?;

@@ -11,6 +11,9 @@ use cq_stage_logging::{
     discover, reconcile, rest_execution_log_group, restore_all, Action, ApiType, CaptureSettings,
     Clients, StageStatus, PREVIOUS_LOGGING_TAG,
 };
+
+/// The tag fingerprinting a `*/*` override this library added (names.rs).
+const ADDED_SETTING_TAG: &str = "cequence:added-method-setting";
 use cq_test_support::MotoServer;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -252,8 +255,11 @@ async fn rest_capture_is_idempotent_and_restores_exactly_in_two_regions() {
                 if was.method_settings.contains_key("*/*") {
                     assert_eq!(tag, "v1 rest loglevel=ERROR datatrace=false");
                     assert!(all.metrics_enabled(), "the customer's other settings stay");
+                    assert!(!now.tags.contains_key(ADDED_SETTING_TAG));
                 } else {
                     assert_eq!(tag, "v1 rest none");
+                    let added = now.tags.get(ADDED_SETTING_TAG).expect("added-setting tag");
+                    assert!(added.starts_with("v1 ") && added.len() == 19, "{added}");
                 }
                 assert_eq!(now.access_log, was.access_log, "access logs untouched");
                 let group = rest_execution_log_group(api, stage);
@@ -338,8 +344,25 @@ async fn rest_capture_is_idempotent_and_restores_exactly_in_two_regions() {
         assert!(default.reason.as_deref().unwrap().contains("$default"));
     }
 
+    // Meanwhile the customer adds throttling to the `*/*` override we added on one stage.
+    let customer_changed = (regions[0].rest[0].clone(), "dev");
+    assert!(
+        !regions[0].before[&(customer_changed.0.clone(), "dev".to_string())]
+            .method_settings
+            .contains_key("*/*")
+    );
+    regions[0]
+        .gw
+        .update_stage()
+        .rest_api_id(&customer_changed.0)
+        .stage_name("dev")
+        .patch_operations(patch("/*/*/throttling/rateLimit", "50"))
+        .send()
+        .await
+        .unwrap();
+
     // --- restore_all: the original settings are back, tags gone ---
-    for r in &regions {
+    for (i, r) in regions.iter().enumerate() {
         let report = restore_all(&Clients::new(&r.config)).await;
         assert_eq!(report.failed(), 0, "{report:#?}");
         assert_eq!(report.changed(), 6);
@@ -348,26 +371,23 @@ async fn rest_capture_is_idempotent_and_restores_exactly_in_two_regions() {
                 let now = snapshot(&r.gw, api, stage).await;
                 let was = &r.before[&(api.clone(), stage.to_string())];
                 assert!(!now.tags.contains_key(PREVIOUS_LOGGING_TAG));
+                assert!(!now.tags.contains_key(ADDED_SETTING_TAG));
                 assert_eq!(
                     now.access_log, was.access_log,
                     "customer access logs intact"
                 );
-                if was.method_settings.contains_key("*/*") {
+                if i == 0 && (api, stage) == (&customer_changed.0, customer_changed.1) {
+                    // The override is the customer's now: only our logging is taken back.
+                    let m = &now.method_settings["*/*"];
+                    assert_eq!(m.throttling_rate_limit(), 50.0);
+                    assert_eq!(m.logging_level(), Some("OFF"));
+                    assert!(!m.data_trace_enabled());
+                } else {
+                    // With no override before, the one we added (unchanged) is removed.
                     assert_eq!(
                         now.method_settings, was.method_settings,
                         "exactly as before"
                     );
-                } else {
-                    // Restore sends OFF / no data trace, then removes `*/*`. AWS removes it;
-                    // moto 5.2.5 ignores `remove /*/*`, leaving the OFF override behind.
-                    match now.method_settings.get("*/*") {
-                        None => {}
-                        Some(m) => {
-                            assert_eq!(m.logging_level(), Some("OFF"));
-                            assert!(!m.data_trace_enabled());
-                        }
-                    }
-                    assert_eq!(now.method_settings.len(), was.method_settings.len().max(1));
                 }
                 // Log groups hold data: restore keeps them.
                 let group = rest_execution_log_group(api, stage);

@@ -143,9 +143,9 @@ pub(crate) struct Inventory {
     pub truncated: bool,
 }
 
-/// Which APIs' stages to read: those that can hold a stage key after `after` (in key order:
-/// HTTP APIs, then REST, each by id), stopping at the first API that takes the count of such
-/// stages to `max_stages`. A chunk of a large region then reads only what it can change.
+/// Which stages to read: those whose key comes after `after` (in key order: HTTP APIs, then
+/// REST, each by id), from no more APIs than it takes to reach `max_stages` of them. A chunk of
+/// a large region then reads only what it can change.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Scope<'a> {
     pub after: Option<&'a str>,
@@ -173,7 +173,7 @@ pub(crate) async fn inventory(clients: &Clients, calls: &mut CallLog) -> Result<
     inventory_in(clients, calls, Scope::default()).await
 }
 
-/// `inventory` limited to `scope`.
+/// `inventory` limited to `scope`: stages at or before `after` are left out.
 pub(crate) async fn inventory_in(
     clients: &Clients,
     calls: &mut CallLog,
@@ -184,42 +184,46 @@ pub(crate) async fn inventory_in(
     let mut rest_apis = list_rest_apis(clients, calls).await?;
     http_apis.sort();
     rest_apis.sort();
-    let full = |inv: &Inventory| {
-        scope.max_stages.is_some_and(|max| {
-            let n = inv
-                .http
-                .iter()
-                .filter(|s| scope.counts(ApiType::Http, &s.api_id, &s.stage))
-                .count()
-                + inv
-                    .rest
-                    .iter()
-                    .filter(|s| scope.counts(ApiType::Rest, &s.api_id, &s.stage))
-                    .count();
-            n >= max
-        })
-    };
-    for (api_id, api_name) in http_apis {
-        if scope.done(ApiType::Http, &api_id) {
+    let apis = http_apis
+        .into_iter()
+        .map(|api| (ApiType::Http, api))
+        .chain(rest_apis.into_iter().map(|api| (ApiType::Rest, api)));
+    for (api_type, (api_id, api_name)) in apis {
+        if scope.done(api_type, &api_id) {
             continue;
         }
-        if full(&inv) {
+        if scope
+            .max_stages
+            .is_some_and(|max| inv.http.len() + inv.rest.len() >= max)
+        {
             inv.truncated = true;
-            return Ok(inv);
+            break;
         }
-        http_stages(clients, calls, &mut inv, api_id, api_name).await;
-    }
-    for (api_id, api_name) in rest_apis {
-        if scope.done(ApiType::Rest, &api_id) {
-            continue;
+        // Only this API's stages are new; of them, those an earlier chunk did are dropped.
+        match api_type {
+            ApiType::Http => {
+                let from = inv.http.len();
+                http_stages(clients, calls, &mut inv, api_id, api_name).await;
+                keep_from(&mut inv.http, from, |s| {
+                    scope.counts(api_type, &s.api_id, &s.stage)
+                });
+            }
+            ApiType::Rest => {
+                let from = inv.rest.len();
+                rest_stages(clients, calls, &mut inv, api_id, api_name).await;
+                keep_from(&mut inv.rest, from, |s| {
+                    scope.counts(api_type, &s.api_id, &s.stage)
+                });
+            }
         }
-        if full(&inv) {
-            inv.truncated = true;
-            return Ok(inv);
-        }
-        rest_stages(clients, calls, &mut inv, api_id, api_name).await;
     }
     Ok(inv)
+}
+
+/// Filter `v[from..]` with `keep`, leaving `v[..from]` as it is.
+fn keep_from<T>(v: &mut Vec<T>, from: usize, keep: impl Fn(&T) -> bool) {
+    let tail = v.split_off(from);
+    v.extend(tail.into_iter().filter(|t| keep(t)));
 }
 
 async fn list_rest_apis(

@@ -24,11 +24,10 @@ pub(crate) async fn reconcile(
     chunk: &Chunk,
 ) -> Report {
     let mut account = CallLog::default();
-    let mut inv = match discovery::inventory_in(clients, &mut account, chunk.scope()).await {
+    let inv = match discovery::inventory_in(clients, &mut account, chunk.scope()).await {
         Ok(inv) => inv,
         Err(e) => return failed_listing(account, e),
     };
-    in_chunk(&mut inv, chunk.after.as_deref());
     // The role matters only when REST stages are about to be captured.
     let mut can_log = false;
     let mut role_error = None;
@@ -113,11 +112,10 @@ pub(crate) async fn reconcile(
 /// subscription filter off every stage's groups.
 pub(crate) async fn restore_all(clients: &Clients, chunk: &Chunk) -> Report {
     let mut account = CallLog::default();
-    let mut inv = match discovery::inventory_in(clients, &mut account, chunk.scope()).await {
+    let inv = match discovery::inventory_in(clients, &mut account, chunk.scope()).await {
         Ok(inv) => inv,
         Err(e) => return failed_listing(account, e),
     };
-    in_chunk(&mut inv, chunk.after.as_deref());
     let errors = inv.errors.iter().map(ToString::to_string).collect();
     let truncated = inv.truncated;
     let mut jobs: Vec<Job<'_>> = Vec::new();
@@ -144,15 +142,6 @@ pub(crate) async fn restore_all(clients: &Clients, chunk: &Chunk) -> Report {
         ));
     }
     finish(jobs, chunk, truncated, account, errors).await
-}
-
-/// Drop the stages an earlier chunk handled.
-fn in_chunk(inv: &mut Inventory, after: Option<&str>) {
-    let Some(after) = after else { return };
-    inv.rest
-        .retain(|s| stage_key(ApiType::Rest, &s.api_id, &s.stage).as_str() > after);
-    inv.http
-        .retain(|s| stage_key(ApiType::Http, &s.api_id, &s.stage).as_str() > after);
 }
 
 async fn finish(

@@ -34,7 +34,7 @@ pub use model::{
 };
 pub use names::{
     http_access_log_group, http_stage_arn, rest_execution_log_group, rest_stage_arn,
-    HTTP_ACCESS_LOG_GROUP_PREFIX, PREVIOUS_LOGGING_TAG,
+    ADDED_SETTING_TAG, HTTP_ACCESS_LOG_GROUP_PREFIX, PREVIOUS_LOGGING_TAG,
 };
 pub use plan::{DEFAULT_STAGE_REASON, OUR_ROLE_PATH};
 pub use previous::{AccessLog, PreviousLogging, RestLogging};

@@ -9,11 +9,8 @@ use aws_sdk_apigatewayv2::types::ProtocolType;
 use aws_types::SdkConfig;
 use cq_stage_logging::{
     discover, reconcile, rest_execution_log_group, restore_all, Action, ApiType, CaptureSettings,
-    Clients, StageStatus, PREVIOUS_LOGGING_TAG,
+    Clients, StageStatus, ADDED_SETTING_TAG, PREVIOUS_LOGGING_TAG,
 };
-
-/// The tag fingerprinting a `*/*` override this library added (names.rs).
-const ADDED_SETTING_TAG: &str = "cequence:added-method-setting";
 use cq_test_support::MotoServer;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];

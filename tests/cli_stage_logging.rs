@@ -10,7 +10,6 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
-use aws_sdk_apigatewayv2::types::ProtocolType;
 use common::{stderr, stdout, Bed, ACCOUNT};
 use cq_stage_logging::{access_log_format, rest_execution_log_group, PREVIOUS_LOGGING_TAG};
 use serde_json::Value;
@@ -90,25 +89,13 @@ fn http_api_needing_no_change(bed: &Bed, region: &str) -> String {
 /// An HTTP API in us-east-1 with one stage and no access logging; its id.
 fn unlogged_http_api(bed: &Bed, name: &str, stage: &str) -> String {
     let v2 = apigw2(bed, "us-east-1");
-    bed.block_on(async {
-        let id = v2
-            .create_api()
-            .name(name)
-            .protocol_type(ProtocolType::Http)
-            .send()
-            .await
-            .unwrap()
-            .api_id()
-            .unwrap()
-            .to_string();
-        v2.create_stage()
-            .api_id(&id)
-            .stage_name(stage)
-            .send()
-            .await
-            .unwrap();
-        id
-    })
+    // No format: the destination is not used.
+    bed.block_on(cq_test_support::seed::http_api(
+        &v2,
+        name,
+        "",
+        &[(stage, None)],
+    ))
 }
 
 /// The stage-logging lines of `enable --dry-run --output json`.

@@ -433,21 +433,19 @@ fn resources_cover_the_contract() {
     );
     assert_eq!(at(c, &["PushDestination"]), env_destination);
     // Ordered after the permission CloudWatch Logs needs before any PutSubscriptionFilter.
-    let (tag, args) = intrinsic(at(c, &["LogsInvokePermission"])).unwrap();
-    assert_eq!(tag, "!If");
-    assert_eq!(args[0].as_str(), Some("PushToLambda"));
-    assert_eq!(
-        intrinsic(&args[1]).unwrap().1.as_str(),
-        Some("LogsInvokePermission")
+    assert_ordering_ref(
+        c,
+        "LogsInvokePermission",
+        "PushToLambda",
+        "LogsInvokePermission",
     );
     // Ordered after (and, on delete, before) the policy that lets the function continue a
     // large region in a new invocation of itself, and of nothing else.
-    let (tag, args) = intrinsic(at(c, &["SelfInvokePolicy"])).unwrap();
-    assert_eq!(tag, "!If");
-    assert_eq!(args[0].as_str(), Some("CreateLambdaRole"));
-    assert_eq!(
-        intrinsic(&args[1]).unwrap().1.as_str(),
-        Some("ForwarderSelfInvokePolicy")
+    assert_ordering_ref(
+        c,
+        "SelfInvokePolicy",
+        "CreateLambdaRole",
+        "ForwarderSelfInvokePolicy",
     );
     assert!(at(c, &["ServiceTimeout"]).as_u64().unwrap() >= 3_000);
     let policy = at(resources, &["ForwarderSelfInvokePolicy"]);
@@ -462,6 +460,19 @@ fn resources_cover_the_contract() {
     assert_eq!(
         (tag.as_str(), arn.as_str()),
         ("!GetAtt", Some("ForwarderFunction.Arn"))
+    );
+}
+
+/// Property `prop` of `c` is `!If [condition, !Ref resource, ...]`: read by no one, it orders
+/// `c` after a resource that has a condition (which `DependsOn` cannot name).
+fn assert_ordering_ref(c: &Value, prop: &str, condition: &str, resource: &str) {
+    let (tag, args) = intrinsic(at(c, &[prop])).unwrap();
+    assert_eq!(tag, "!If", "{prop}");
+    assert_eq!(args[0].as_str(), Some(condition), "{prop}");
+    assert_eq!(
+        intrinsic(&args[1]).unwrap().1.as_str(),
+        Some(resource),
+        "{prop}"
     );
 }
 

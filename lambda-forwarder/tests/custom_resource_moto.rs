@@ -17,22 +17,43 @@ use serde_json::{json, Value};
 
 type Puts = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
 
-/// A stand-in for the pre-signed URL: records method, Content-Type and JSON body.
-async fn response_url() -> (String, Puts) {
-    let puts: Puts = Arc::default();
-    let p = puts.clone();
+/// A local server that records what `take` makes of each request and answers `status`, or
+/// 400 when `take` refuses the request.
+async fn recorder<T: Send + 'static>(
+    status: u16,
+    take: fn(&Request) -> Option<T>,
+) -> (SocketAddr, Arc<Mutex<Vec<T>>>) {
+    let seen: Arc<Mutex<Vec<T>>> = Arc::default();
+    let s = seen.clone();
     let handler: Handler = Arc::new(move |req: Request| {
-        let p = p.clone();
+        let s = s.clone();
         Box::pin(async move {
-            let body = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-            let ct = req.header("content-type").map(str::to_string);
-            p.lock().unwrap().push((req.method.clone(), ct, body));
-            Response::new(200, "")
+            match take(&req) {
+                Some(t) => {
+                    s.lock().unwrap().push(t);
+                    Response::new(status, "")
+                }
+                None => Response::new(400, "{\"message\":\"unexpected request\"}"),
+            }
         })
     });
     let addr = http::serve(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
         .await
         .unwrap();
+    (addr, seen)
+}
+
+fn json_body(req: &Request) -> Value {
+    serde_json::from_slice(&req.body).unwrap_or(Value::Null)
+}
+
+/// A stand-in for the pre-signed URL: records method, Content-Type and JSON body.
+async fn response_url() -> (String, Puts) {
+    let (addr, puts) = recorder(200, |req| {
+        let ct = req.header("content-type").map(str::to_string);
+        Some((req.method.clone(), ct, json_body(req)))
+    })
+    .await;
     (
         format!("http://{addr}/cfn-response?X-Amz-Signature=abc"),
         puts,
@@ -133,22 +154,11 @@ type Invokes = Arc<Mutex<Vec<(String, Value)>>>;
 /// Event`, answered 202 as Lambda does) and the test delivers it as the next invocation, as
 /// Lambda's event queue would.
 async fn lambda_invoke_standin() -> (String, Invokes) {
-    let invokes: Invokes = Arc::default();
-    let i = invokes.clone();
-    let handler: Handler = Arc::new(move |req: Request| {
-        let i = i.clone();
-        Box::pin(async move {
-            if req.header("x-amz-invocation-type") != Some("Event") {
-                return Response::new(400, "{\"message\":\"expected an asynchronous invocation\"}");
-            }
-            let body = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-            i.lock().unwrap().push((req.target.clone(), body));
-            Response::new(202, "")
-        })
-    });
-    let addr = http::serve(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
-        .await
-        .unwrap();
+    let (addr, invokes) = recorder(202, |req| {
+        (req.header("x-amz-invocation-type") == Some("Event"))
+            .then(|| (req.target.clone(), json_body(req)))
+    })
+    .await;
     (format!("http://{addr}"), invokes)
 }
 

@@ -64,6 +64,32 @@ fn unknown_key_and_missing_secret_are_configuration_errors() {
 }
 
 #[test]
+fn an_unquoted_secret_with_a_space_names_the_line_and_never_the_secret() {
+    let bed = Bed::new();
+    let env: Vec<_> = common::self_managed_env()
+        .into_iter()
+        .map(|(k, v)| match k {
+            "cequence_client_secret" => (k, "pa55 w0rd".to_string()),
+            _ => (k, v),
+        })
+        .collect();
+    bed.write_env(&env);
+    let line = env
+        .iter()
+        .position(|(k, _)| *k == "cequence_client_secret")
+        .unwrap()
+        + 1;
+    let mut cmd = bed.cli(&["enable", "--yes"]);
+    assert_rejected(
+        &bed,
+        &mut cmd,
+        &format!("line {line}: the value of cequence_client_secret"),
+    );
+    let out = bed.cli(&["enable", "--yes"]).output().unwrap();
+    assert!(!stderr(&out).contains("pa55") && !stderr(&out).contains("w0rd"));
+}
+
+#[test]
 fn malformed_accounts_flag_is_rejected() {
     let bed = Bed::new();
     assert_rejected(

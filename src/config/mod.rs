@@ -116,16 +116,71 @@ fn env_file_error(path: &Path, e: &dotenvy::Error) -> Error {
         dotenvy::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
             Error::Usage(format!("--env-file {}: no such file", path.display()))
         }
-        dotenvy::Error::LineParse(line, index) => {
-            // The line may hold the client secret: show only where it broke, not the text.
+        dotenvy::Error::LineParse(fragment, index) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
             Error::Usage(format!(
-                "{}: cannot parse the line starting `{}` (at character {index}); expected key=value",
+                "{}{}",
                 path.display(),
-                line.split('=').next().unwrap_or("").chars().take(60).collect::<String>()
+                line_parse_message(&text, fragment, *index)
             ))
         }
         other => Error::Usage(format!("cannot read {}: {other}", path.display())),
     }
+}
+
+/// Where a `.env` line broke and how to fix it, without its text: the line may hold the
+/// client secret.
+fn line_parse_message(text: &str, fragment: &str, index: usize) -> String {
+    match locate_fragment(text, fragment) {
+        None => format!(": a line cannot be parsed (at character {index}); expected KEY=value"),
+        Some(Located::Line(number)) => format!(
+            " line {number}: expected KEY=value, with a key of letters, digits and _; \
+             fix the line, or start it with # to make it a comment"
+        ),
+        Some(Located::Value(number, key)) => format!(
+            " line {number}: the value of {key} cannot be parsed (at character {} of the \
+             value); put the value in single quotes, as in {key}='...' (spaces, #, $, \
+             quotes and \\ need them)",
+            index + 1
+        ),
+    }
+}
+
+/// Which line a dotenvy parse error came from (1-based).
+#[derive(Debug, PartialEq)]
+enum Located {
+    /// The whole line is malformed (no `=`, or a bad key).
+    Line(usize),
+    /// The key is fine and its value is not.
+    Value(usize, String),
+}
+
+/// dotenvy reports either the whole line (a bad key) or only the value (a bad quote, escape
+/// or space), so the fragment is looked up in the file: a line that starts with it, else the
+/// first whose value holds it. Comments are skipped.
+fn locate_fragment(text: &str, fragment: &str) -> Option<Located> {
+    let first = fragment.lines().next().filter(|f| !f.trim().is_empty())?;
+    let body = |line: &str| {
+        let line = line.trim_start();
+        line.strip_prefix("export ")
+            .unwrap_or(line)
+            .trim_start()
+            .to_owned()
+    };
+    let lines = || {
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim_start().starts_with('#'))
+    };
+    if let Some((i, _)) = lines().find(|(_, line)| body(line).starts_with(first.trim_start())) {
+        return Some(Located::Line(i + 1));
+    }
+    let (i, line) = lines().find(|(_, line)| {
+        line.split_once('=')
+            .is_some_and(|(_, value)| value.contains(first))
+    })?;
+    let key = body(line).split('=').next().unwrap_or("").trim().to_owned();
+    Some(Located::Value(i + 1, key))
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {

@@ -755,3 +755,51 @@ mod files {
         assert_eq!(c.regions, RegionSelection::All);
     }
 }
+
+/// dotenvy's own error for `text`, as the CLI words it.
+fn env_file_message(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    std::fs::write(&path, text).unwrap();
+    match read_env_file(&path, true) {
+        Err(Error::Usage(m)) => m,
+        other => panic!("expected a usage error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unparsable_env_line_is_named_by_number_and_key_and_the_value_is_never_shown() {
+    let secret = "s3cr3t zq9x";
+    let text = format!(
+        "# Cequence\ncequence_client_id=abc\n\ncequence_client_secret={secret}\ncequence_log_level=INFO\n"
+    );
+    let m = env_file_message(&text);
+    assert!(m.contains(".env line 4"), "{m}");
+    assert!(m.contains("the value of cequence_client_secret"), "{m}");
+    assert!(m.contains("single quotes"), "{m}");
+    assert!(!m.contains("s3cr3t") && !m.contains("zq9x"), "{m}");
+
+    // A value that is fine once quoted, as the hint says.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    std::fs::write(&path, format!("cequence_client_secret='{secret}'\n")).unwrap();
+    let entries = read_env_file(&path, true).unwrap();
+    assert_eq!(entries, pairs(&[("cequence_client_secret", secret)]));
+}
+
+#[test]
+fn a_line_without_a_key_is_named_by_number_without_its_text() {
+    let m = env_file_message("cequence_client_id=abc\n# fine\ncequence_client_secret hunter2\n");
+    assert!(m.contains(".env line 3: expected KEY=value"), "{m}");
+    assert!(m.contains("start it with #"), "{m}");
+    assert!(!m.contains("hunter2"), "{m}");
+
+    let m = env_file_message("a=1\n.bad=VALUE\n");
+    assert!(m.contains("line 2: expected KEY=value"), "{m}");
+}
+
+#[test]
+fn a_bad_escape_in_a_double_quoted_value_points_at_the_value() {
+    let m = env_file_message("a=1\nb=\"x\\fy\"\n");
+    assert!(m.contains("line 2: the value of b"), "{m}");
+}

@@ -25,22 +25,6 @@ fn status_shows_stackset_instances_and_buckets_with_the_secret_masked() {
         .status
         .success());
 
-    let out = bed.cli(&["status"]).output().unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("StackSet aws-cequence-apigw-integration: ACTIVE"),
-        "{text}"
-    );
-    assert!(text.contains("cloudformation/"), "{text}");
-    assert!(
-        text.contains("ACCOUNT") && text.contains("eu-west-1"),
-        "{text}"
-    );
-    assert!(text.contains(&bucket("us-east-1")), "{text}");
-    assert!(text.contains("****"), "{text}");
-    assert!(!text.contains(SECRET), "{text}");
-
     let out = bed.cli(&["status", "--output", "json"]).output().unwrap();
     assert!(out.status.success());
     let json = stdout(&out);
@@ -54,11 +38,69 @@ fn status_shows_stackset_instances_and_buckets_with_the_secret_masked() {
         .find(|p| p[0] == "CequenceClientSecret")
         .expect("secret parameter listed");
     assert_eq!(secret[1], "****");
-    assert_eq!(v["instances"].as_array().unwrap().len(), 2);
-    assert_eq!(v["instances"][0]["status"], "CURRENT");
+    let instances = v["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2);
+    assert!(instances.iter().all(|i| i["status"] == "CURRENT"), "{v}");
     let buckets = v["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 2);
     assert_eq!(buckets[0]["artifact_keys"].as_array().unwrap().len(), 2);
+
+    // The text says the same as the JSON, line by line.
+    let out = bed.cli(&["status"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(SECRET), "{text}");
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let has_line = |words: &[&str]| lines.iter().any(|l| l.as_slice() == words);
+    let starts_line = |words: &[&str]| lines.iter().any(|l| l.starts_with(words));
+    assert!(
+        text.starts_with(&format!("Account {ACCOUNT} · home region us-east-1\n")),
+        "{text}"
+    );
+    assert!(
+        starts_line(&["StackSet", "aws-cequence-apigw-integration:", "ACTIVE"]),
+        "{text}"
+    );
+    let template = v["stackset"]["template_key"].as_str().unwrap();
+    assert!(template.starts_with("cloudformation/"), "{v}");
+    assert!(has_line(&["template:", template]), "{text}");
+    for p in params {
+        let (k, val) = (p[0].as_str().unwrap(), p[1].as_str().unwrap());
+        let words: Vec<&str> = std::iter::once(k).chain(val.split_whitespace()).collect();
+        assert!(
+            has_line(&words),
+            "parameter {k}={val} not shown as a row: {text}"
+        );
+    }
+    assert!(
+        starts_line(&["ACCOUNT", "REGION", "STATUS", "DETAILED", "REASON"]),
+        "{text}"
+    );
+    for i in instances {
+        let row = [
+            i["account"].as_str().unwrap(),
+            i["region"].as_str().unwrap(),
+            i["status"].as_str().unwrap(),
+        ];
+        assert!(starts_line(&row), "instance {row:?} not shown: {text}");
+    }
+    for b in buckets {
+        let name = b["bucket"].as_str().unwrap();
+        let region = format!("({})", b["region"].as_str().unwrap());
+        let at = lines
+            .iter()
+            .position(|l| l.as_slice() == [name, region.as_str()])
+            .unwrap_or_else(|| panic!("bucket {name} not shown: {text}"));
+        for (n, key) in b["artifact_keys"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(lines[at + 1 + n], [key.as_str().unwrap()], "{text}");
+        }
+    }
+    assert!(buckets.iter().any(|b| b["bucket"] == bucket("us-east-1")));
+    let mode = v["ingestion"].as_str().unwrap();
+    assert!(starts_line(&["Ingestion:", mode]), "{text}");
 }
 
 /// A role and a function for subscription filters to deliver to (moto stores the function but

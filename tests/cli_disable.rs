@@ -68,6 +68,62 @@ fn disable_overrides_capture_flags_and_is_idempotent() {
     assert_eq!(overrides(&bed, "us-east-1"), off);
 }
 
+/// A bucket that has been used for a while holds old versions and delete markers, and more
+/// than one ListObjectVersions page (1,000) and one DeleteObjects call (1,000 keys) of them.
+#[test]
+fn destroy_empties_a_bucket_of_many_versions_and_delete_markers() {
+    use futures::stream::{self, StreamExt};
+
+    let bed = Bed::new();
+    run_ok(&bed, &["enable", "--yes"]);
+    let name = bucket("eu-west-1");
+    let s3 = bed.s3("eu-west-1");
+    let put = |key: String, body: &'static str| {
+        let s3 = s3.clone();
+        let name = name.clone();
+        async move {
+            s3.put_object()
+                .bucket(name)
+                .key(key)
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    bed.block_on(async {
+        // 1,100 objects, 150 of them overwritten once: 1,250 versions.
+        let puts = (0..1_100)
+            .map(|i| put(format!("lambda/old-{i:04}.zip"), "v1"))
+            .chain((0..150).map(|i| put(format!("lambda/old-{i:04}.zip"), "v2")));
+        stream::iter(puts)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        // 200 deleted without a version id: 200 delete markers.
+        for i in 0..200 {
+            s3.delete_object()
+                .bucket(&name)
+                .key(format!("lambda/old-{:04}.zip", 900 + i))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let listed = bed
+        .block_on(s3.list_object_versions().bucket(&name).send())
+        .unwrap();
+    assert_eq!(
+        listed.is_truncated(),
+        Some(true),
+        "more than one page to empty"
+    );
+
+    let text = run_ok(&bed, &["disable", "--destroy", "--yes"]);
+    assert!(text.contains("deleted"), "{text}");
+    assert!(bed.buckets().is_empty(), "{:?}", bed.buckets());
+}
+
 #[test]
 fn destroy_removes_everything_and_can_run_twice() {
     let bed = Bed::new();

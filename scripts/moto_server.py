@@ -13,7 +13,8 @@ lets PutSubscriptionFilter update an existing filter when the group's quota is u
 `Ref` of an AWS::Lambda::Permission an id, turns a String parameter given to a Lambda
 function's ReservedConcurrentExecutions into the integer CloudFormation makes of it, masks
 NoEcho parameters in DescribeStackSet as CloudFormation does, and applies an UpdateStage
-`remove` of a method-settings path such as `/*/*` (moto ignores it).
+`remove` of a method-settings path such as `/*/*` (moto ignores it). For HTTP APIs it adds
+UpdateStage, DeleteAccessLogSettings and tags on a stage's ARN, which moto lacks.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -212,6 +213,85 @@ def patch_moto() -> None:
         return self
 
     apigw_models.Stage.apply_operations = apply_operations
+
+    patch_apigatewayv2_stages()
+
+
+def patch_apigatewayv2_stages() -> None:
+    """moto's apigatewayv2 has no UpdateStage, no DeleteAccessLogSettings and no tags on a
+    stage's ARN (`arn:aws:apigateway:{region}::/apis/{id}/stages/{name}`); GetStage(s) show
+    only the tags given at CreateStage. Add them as API Gateway documents them: UpdateStage
+    changes only the fields it is given, DeleteAccessLogSettings answers 204, and a stage's
+    tags live in the backend's tagger like an API's, so GetStages shows TagResource's tags."""
+    import json as _json
+    from datetime import datetime
+    from urllib.parse import unquote
+
+    from moto.apigatewayv2 import models as v2_models
+    from moto.apigatewayv2 import responses as v2_responses
+    from moto.apigatewayv2 import urls as v2_urls
+
+    v2_urls.url_paths[
+        "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/accesslogsettings$"
+    ] = v2_responses.ApiGatewayV2Response.dispatch
+    v2_urls.url_paths[
+        "{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/apis/(?P<resource_arn_pt2>[^/]+)"
+        "/stages/(?P<resource_arn_pt3>[^/]+)$"
+    ] = v2_responses.ApiGatewayV2Response.dispatch
+
+    original_create_stage = v2_models.Api.create_stage
+
+    def create_stage(self, config):
+        stage = original_create_stage(self, config)
+        stage.arn = f"{self.arn}/stages/{stage.name}"
+        stage.backend = self.backend
+        self.backend.tag_resource(stage.arn, stage.tags)
+        return stage
+
+    v2_models.Api.create_stage = create_stage
+
+    original_to_json = v2_models.Stage.to_json
+
+    def to_json(self):
+        dct = original_to_json(self)
+        if getattr(self, "backend", None) is not None:
+            dct["tags"] = self.backend.get_tags(self.arn)
+        return dct
+
+    v2_models.Stage.to_json = to_json
+
+    fields = {
+        "accessLogSettings": "access_log_settings",
+        "autoDeploy": "auto_deploy",
+        "clientCertificateId": "client_certificate_id",
+        "defaultRouteSettings": "default_route_settings",
+        "description": "description",
+        "routeSettings": "route_settings",
+        "stageVariables": "stage_variables",
+    }
+
+    def stage_from_path(response):
+        parts = response.path.split("/")
+        api_id = parts[3]
+        stage_name = unquote(parts[5])
+        return response.apigatewayv2_backend.get_stage(api_id, stage_name)
+
+    def update_stage(self):
+        stage = stage_from_path(self)
+        body = _json.loads(self.body or "{}")
+        for key, attr in fields.items():
+            if key in body:
+                setattr(stage, attr, body[key])
+        stage.updated = datetime.now()
+        return 200, {}, _json.dumps(stage.to_json())
+
+    def delete_access_log_settings(self):
+        stage = stage_from_path(self)
+        stage.access_log_settings = None
+        return 204, {}, ""
+
+    v2_responses.ApiGatewayV2Response.update_stage = update_stage
+    v2_responses.ApiGatewayV2Response.delete_access_log_settings = delete_access_log_settings
 
 
 def free_port() -> int:

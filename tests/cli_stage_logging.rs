@@ -1,9 +1,9 @@
 //! Stage logging through the CLI against moto: `enable` captures every REST stage of the
 //! caller's account in both regions and records the customer's settings, `status` shows each
 //! stage, a second `enable` changes nothing, `disable` and `disable --destroy` put the
-//! customer's settings back. HTTP stages as far as moto goes: it has no apigatewayv2
-//! UpdateStage (SPEC §7), so only stages that need no change are captured here, and a stage
-//! that needs one shows how a failed stage is reported without stopping the rest.
+//! customer's settings back. HTTP stages too (moto's missing apigatewayv2 calls are added by
+//! `scripts/moto_server.py`); a stage API Gateway refuses (through the fault proxy) shows how
+//! a failed stage is reported without stopping the rest.
 
 mod common;
 
@@ -338,9 +338,23 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
     let bed = Bed::new();
     set_account_role(&bed, "us-east-1");
     let rest = rest_api(&bed, "us-east-1", "orders");
-    // An HTTP stage without access logging needs UpdateStage, which moto does not implement
-    // (it answers 500): a real failure for the CLI to report.
     let http = unlogged_http_api(&bed, "beta-http", "beta");
+    // API Gateway refuses access logging when the caller may not write to CloudWatch Logs;
+    // the fault proxy gives that answer to this one stage's UpdateStage, moto does the rest.
+    let proxy =
+        cq_test_support::fault_proxy::FaultProxy::start(bed.moto.addr().parse().unwrap(), 1);
+    proxy.add_rule(
+        cq_test_support::fault_proxy::Rule::new(
+            "beta-refused",
+            cq_test_support::fault_proxy::Action::aws_json_error(
+                400,
+                "BadRequestException",
+                "Insufficient permissions to enable logging",
+            ),
+        )
+        .method("PATCH")
+        .path_prefix(&format!("/v2/apis/{http}/stages/beta")),
+    );
 
     // Status shows why the stage is not captured rather than failing.
     let stages = status_stages(&bed);
@@ -361,13 +375,17 @@ fn a_stage_that_cannot_be_changed_fails_the_run_but_not_the_other_stages() {
         .iter()
         .any(|l| l.contains(&format!("({http}) stage beta: would capture"))));
 
-    let out = run(&bed, &["enable", "--yes"]);
+    let out = bed
+        .cli(&["enable", "--yes"])
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .output()
+        .unwrap();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     assert!(
         text.contains(&format!(
             "stage logging FAILED: us-east-1 http beta-http ({http}) stage beta:"
-        )),
+        )) && text.contains("Insufficient permissions to enable logging"),
         "{text}"
     );
     assert!(
@@ -417,4 +435,40 @@ fn the_default_http_stage_is_captured_only_when_included() {
             .any(|l| l.contains(&http) && l.contains("$default")),
         "{lines:?}"
     );
+
+    // Enabled, it is captured with our access log; disabled, it is as it was.
+    run_ok(&bed, &["enable", "--yes"]);
+    let (log, tags) = http_stage(&bed, &http, "$default");
+    assert_eq!(log.map(|(_, f)| f), Some(access_log_format()));
+    assert!(tags.contains_key(PREVIOUS_LOGGING_TAG), "{tags:?}");
+    assert_eq!(
+        find(&status_stages(&bed)["us-east-1"], &http, "$default")["captured"],
+        true
+    );
+    run_ok(&bed, &["disable", "--yes"]);
+    assert_eq!(http_stage(&bed, &http, "$default"), (None, HashMap::new()));
+}
+
+/// An HTTP stage's access log (destination, format) and tags, as API Gateway shows them.
+fn http_stage(
+    bed: &Bed,
+    api: &str,
+    stage: &str,
+) -> (Option<(String, String)>, HashMap<String, String>) {
+    let s = bed
+        .block_on(
+            apigw2(bed, "us-east-1")
+                .get_stage()
+                .api_id(api)
+                .stage_name(stage)
+                .send(),
+        )
+        .unwrap();
+    let log = s.access_log_settings().map(|a| {
+        (
+            a.destination_arn().unwrap_or_default().to_string(),
+            a.format().unwrap_or_default().to_string(),
+        )
+    });
+    (log, s.tags().cloned().unwrap_or_default())
 }

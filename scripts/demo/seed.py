@@ -112,9 +112,12 @@ def cmd_apis(args):
         apigw2 = client("apigatewayv2", args.endpoint, region)
         logs = client("logs", args.endpoint, region)
         rest = [seed_rest_api(apigw, f"petstore-{i}", ["dev", "prod"]) for i in (1, 2)]
-        # Only an HTTP API whose stage already ships JSON access logs: moto 5.2.5 cannot update
-        # or tag HTTP API stages, so turning capture on for a bare one fails in the emulator.
-        http = [seed_http_api(apigw2, logs, region, "orders-http", True)]
+        # One HTTP API that already ships JSON access logs (read where they are) and one
+        # without access logging (enable sets ours, disable takes it away again).
+        http = [
+            seed_http_api(apigw2, logs, region, "orders-http", True),
+            seed_http_api(apigw2, logs, region, "inventory-http", False),
+        ]
         print(f"  {region}: REST APIs {', '.join(rest)} (stages dev, prod); HTTP APIs {', '.join(http)} (stage prod)")
 
 

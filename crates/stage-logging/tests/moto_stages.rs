@@ -1,6 +1,7 @@
 //! REST capture, idempotence, discovery and restore against moto, in two regions; HTTP stages
-//! as far as moto goes (listing, customer access logs read in place or left alone). moto 5.2.5
-//! has no apigatewayv2 UpdateStage, so HTTP apply/restore is in `http_mocked.rs`.
+//! captured and restored (moto 5.2.5 has no apigatewayv2 UpdateStage, DeleteAccessLogSettings
+//! or stage tags: `scripts/moto_server.py` adds them), customer access logs read in place or
+//! left alone.
 
 use std::collections::HashMap;
 
@@ -491,4 +492,204 @@ async fn a_role_left_by_an_earlier_stack_is_replaced_a_customers_is_kept() {
             again.account_calls
         );
     }
+}
+
+/// What an HTTP stage looks like from the outside: access log (destination, format) and tags.
+async fn http_snapshot(
+    v2: &aws_sdk_apigatewayv2::Client,
+    api: &str,
+    stage: &str,
+) -> (Option<(String, String)>, HashMap<String, String>) {
+    let s = v2
+        .get_stage()
+        .api_id(api)
+        .stage_name(stage)
+        .send()
+        .await
+        .unwrap();
+    let log = s.access_log_settings().map(|a| {
+        (
+            a.destination_arn().unwrap_or_default().to_string(),
+            a.format().unwrap_or_default().to_string(),
+        )
+    });
+    (log, s.tags().cloned().unwrap_or_default())
+}
+
+/// HTTP capture and restore end to end on moto (its missing apigatewayv2 UpdateStage,
+/// DeleteAccessLogSettings and stage tags are added by `scripts/moto_server.py`): a stage
+/// without access logs gets ours and a record, a re-run changes nothing, `$default` only when
+/// asked, and a restore leaves every stage as it was, customer stages never touched.
+#[tokio::test]
+async fn http_capture_sets_our_access_log_and_restore_takes_exactly_it_away() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("eu-west-1").await;
+    let v2 = aws_sdk_apigatewayv2::Client::new(&config);
+    let dest = "arn:aws:logs:eu-west-1:123456789012:log-group:customer-http-json";
+    let api = cq_test_support::seed::http_api(
+        &v2,
+        "orders-http",
+        dest,
+        &[
+            ("$default", None),
+            ("prod", None),
+            ("json", Some(http_json_format())),
+            (
+                "clf",
+                Some("$context.requestId $context.status".to_string()),
+            ),
+        ],
+    )
+    .await;
+    let stages = ["$default", "prod", "json", "clf"];
+    let mut before = HashMap::new();
+    for s in stages {
+        before.insert(s, http_snapshot(&v2, &api, s).await);
+    }
+    let clients = Clients::new(&config);
+    let by_stage = |report: &cq_stage_logging::Report| -> HashMap<String, (Action, bool)> {
+        report
+            .outcomes
+            .iter()
+            .filter(|o| o.stage.api_type == ApiType::Http)
+            .map(|o| (o.stage.stage.clone(), (o.action, o.stage.captured)))
+            .collect()
+    };
+
+    let settings = CaptureSettings::default();
+    let report = reconcile(&clients, &settings).await;
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    let got = by_stage(&report);
+    assert_eq!(got["prod"], (Action::Captured, true), "{report:#?}");
+    assert_eq!(got["json"], (Action::Unchanged, true));
+    assert_eq!(got["clf"], (Action::Skipped, false));
+    assert_eq!(got["$default"], (Action::Skipped, false));
+
+    let own = cq_stage_logging::http_access_log_group(&api, "prod");
+    let (log, tags) = http_snapshot(&v2, &api, "prod").await;
+    let (destination, format) = log.expect("our access log is set");
+    assert!(
+        destination.starts_with("arn:aws:logs:eu-west-1:123456789012:log-group:")
+            && destination
+                .trim_end_matches(":*")
+                .ends_with(&format!(":{own}")),
+        "{destination}"
+    );
+    assert_eq!(format, cq_stage_logging::access_log_format());
+    assert_eq!(
+        tags.get(PREVIOUS_LOGGING_TAG).map(String::as_str),
+        Some("v1 http none")
+    );
+    assert!(retention(&config, &own).await.is_some(), "the group exists");
+    for s in ["$default", "json", "clf"] {
+        assert_eq!(
+            http_snapshot(&v2, &api, s).await,
+            before[s],
+            "{s} untouched"
+        );
+    }
+
+    // A re-run finds prod captured and makes no call that changes anything.
+    let report = reconcile(&clients, &settings).await;
+    assert_eq!(report.changed(), 0, "{report:#?}");
+    assert_eq!(by_stage(&report)["prod"], (Action::Unchanged, true));
+    let prod = report
+        .outcomes
+        .iter()
+        .find(|o| o.stage.stage == "prod")
+        .unwrap();
+    assert!(
+        prod.calls
+            .iter()
+            .all(|c| !c.contains("UpdateStage") && !c.contains("TagResource")),
+        "{:?}",
+        prod.calls
+    );
+
+    // Asked to, `$default` is captured too.
+    let with_default = CaptureSettings {
+        include_http_default_stage: true,
+        ..CaptureSettings::default()
+    };
+    let report = reconcile(&clients, &with_default).await;
+    assert_eq!(by_stage(&report)["$default"], (Action::Captured, true));
+
+    // Discovery agrees before the restore.
+    let found: Vec<StageStatus> = discover(&clients).await.unwrap();
+    let captured: Vec<&str> = found
+        .iter()
+        .filter(|s| s.api_type == ApiType::Http && s.captured)
+        .map(|s| s.stage.as_str())
+        .collect();
+    assert_eq!(captured.len(), 3, "{found:#?}");
+
+    let report = restore_all(&clients).await;
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    let got = by_stage(&report);
+    assert_eq!(got["prod"].0, Action::Restored);
+    assert_eq!(got["$default"].0, Action::Restored);
+    for s in stages {
+        assert_eq!(
+            http_snapshot(&v2, &api, s).await,
+            before[s],
+            "{s} as before"
+        );
+    }
+    // The group holds data: a restore never deletes it.
+    assert!(
+        retention(&config, &own).await.is_some(),
+        "the group is kept"
+    );
+    // A second restore has nothing left to do.
+    let report = restore_all(&clients).await;
+    assert_eq!(report.changed(), 0, "{report:#?}");
+}
+
+/// A record of the customer's own access logging (as an earlier version that replaced it wrote)
+/// is put back exactly when HTTP capture is turned off, and the record is removed.
+#[tokio::test]
+async fn http_restore_puts_back_recorded_customer_settings() {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config("us-east-1").await;
+    let v2 = aws_sdk_apigatewayv2::Client::new(&config);
+    let api =
+        cq_test_support::seed::http_api(&v2, "orders-http", "unused", &[("prod", None)]).await;
+    let clients = Clients::new(&config);
+    let report = reconcile(&clients, &CaptureSettings::default()).await;
+    assert_eq!(report.changed(), 1, "{report:#?}");
+
+    let customer_dest = "arn:aws:logs:us-east-1:123456789012:log-group:customer-http";
+    let customer_format = "$context.requestId $context.status";
+    let record = cq_stage_logging::PreviousLogging::Http {
+        access_log: Some(cq_stage_logging::AccessLog {
+            destination_arn: customer_dest.to_string(),
+            format: customer_format.to_string(),
+        }),
+    }
+    .encode()
+    .unwrap();
+    let arn = cq_stage_logging::http_stage_arn("aws", "us-east-1", &api, "prod");
+    v2.tag_resource()
+        .resource_arn(&arn)
+        .tags(PREVIOUS_LOGGING_TAG, record)
+        .send()
+        .await
+        .unwrap();
+
+    let off = CaptureSettings {
+        http_enabled: false,
+        ..CaptureSettings::default()
+    };
+    let report = reconcile(&clients, &off).await;
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    let prod = &report.outcomes[0];
+    assert_eq!(prod.action, Action::Restored);
+    // The customer's CLF format is not readable by the forwarder: not captured afterwards.
+    assert!(!prod.stage.captured);
+    let (log, tags) = http_snapshot(&v2, &api, "prod").await;
+    assert_eq!(
+        log,
+        Some((customer_dest.to_string(), customer_format.to_string()))
+    );
+    assert!(!tags.contains_key(PREVIOUS_LOGGING_TAG), "{tags:?}");
 }

@@ -39,6 +39,10 @@ const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(8);
 /// to change.
 const STAGES_PER_SECOND: f64 = 3.0;
 
+/// Chunks in a row that may run out of time before reporting (each is redone from the same
+/// cursor) before the request fails: a stall that repeats is not a slow moment.
+const MAX_STALLED_CHUNKS: u32 = 3;
+
 /// Failures kept word for word across chunks (the rest are counted).
 const KEPT_FAILURES: usize = 20;
 
@@ -57,11 +61,16 @@ pub struct Progress {
     pub failed: usize,
     /// The first failures, as `api/stage: error`.
     pub failures: Vec<String>,
+    /// Chunks in a row that ran out of time before reporting.
+    #[serde(default)]
+    pub stalled: u32,
 }
 
 impl Progress {
     /// Add one chunk's report.
     pub fn absorb(&mut self, report: &cq_stage_logging::Report) {
+        // A chunk that started no stage (its listing took the whole budget) moved nothing.
+        let moved = !report.outcomes.is_empty() || report.resume_after != self.after;
         self.stages += report.outcomes.len();
         self.changed += report.changed();
         self.failed += report.failed();
@@ -80,11 +89,26 @@ impl Progress {
             }
         }
         self.after = report.resume_after.clone();
+        self.stalled = if moved { 0 } else { self.stalled + 1 };
     }
 
     /// Stages are left and there is time to start another chunk.
     pub fn should_continue(&self, now_ms: i64) -> bool {
-        self.after.is_some() && now_ms - self.started_ms < CHAIN_LIMIT.as_millis() as i64
+        self.after.is_some()
+            && self.stalled <= MAX_STALLED_CHUNKS
+            && self.within_chain_limit(now_ms)
+    }
+
+    /// A chunk ran out of time before it could report: its outcomes are lost, not its effects
+    /// (every step is idempotent), so the next chunk redoes it from the same cursor, whether or
+    /// not it was the first. False when that has happened too often in a row, or too late.
+    pub fn stall(&mut self, now_ms: i64) -> bool {
+        self.stalled += 1;
+        self.stalled <= MAX_STALLED_CHUNKS && self.within_chain_limit(now_ms)
+    }
+
+    fn within_chain_limit(&self, now_ms: i64) -> bool {
+        now_ms - self.started_ms < CHAIN_LIMIT.as_millis() as i64
     }
 }
 
@@ -264,10 +288,18 @@ pub fn response_for(
                 failures.push(format!("{} more", p.failed - failures.len()));
             }
             if let Some(after) = &p.after {
-                failures.push(format!(
-                    "stages after {after} were not reached within {} min",
-                    CHAIN_LIMIT.as_secs() / 60
-                ));
+                failures.push(if p.stalled > MAX_STALLED_CHUNKS {
+                    format!(
+                        "stages after {after} were not reached: {} invocations in a row \
+                         started none",
+                        p.stalled
+                    )
+                } else {
+                    format!(
+                        "stages after {after} were not reached within {} min",
+                        CHAIN_LIMIT.as_secs() / 60
+                    )
+                });
             }
             if failures.is_empty() {
                 (
@@ -360,43 +392,47 @@ pub async fn handle(
             other => Err(format!("unknown RequestType {other}")),
         }
     };
-    let result = match tokio::time::timeout(budget, work).await {
+    let again = match tokio::time::timeout(budget, work).await {
         Ok(Ok(report)) => {
             progress.absorb(&report);
-            Ok(())
+            Ok(progress.should_continue(crate::invocation::now_ms()))
         }
         Ok(Err(e)) => Err(e),
-        // The chunk's outcomes are lost, not its effects: every step is idempotent, so the
-        // next chunk starts where this one did.
-        Err(_) if progress.should_continue(crate::invocation::now_ms()) => {
+        Err(_) if progress.stall(crate::invocation::now_ms()) => {
             tracing::warn!(
                 budget_s = budget.as_secs(),
+                stalled = progress.stalled,
                 "stage logging chunk ran out of time; continuing from where it started"
             );
-            Ok(())
+            Ok(true)
         }
         Err(_) => Err(format!(
-            "stage logging did not finish within {}s",
-            budget.as_secs()
+            "stage logging ran out of time in {} invocation(s) in a row ({}s each){}",
+            progress.stalled,
+            budget.as_secs(),
+            progress
+                .after
+                .as_deref()
+                .map(|a| format!(", stuck after {a}"))
+                .unwrap_or_default()
         )),
     };
-    let result = match result {
-        Ok(()) if progress.should_continue(crate::invocation::now_ms()) => {
-            match continue_request(app, original, &progress, function_arn, &event).await {
-                Ok(()) => {
-                    tracing::info!(
-                        request_type = %event.request_type,
-                        hop = progress.hop + 1,
-                        stages_so_far = progress.stages,
-                        resume_after = progress.after.as_deref().unwrap_or_default(),
-                        "more stages than one invocation can change: continuing in a new invocation"
-                    );
-                    return Ok(None);
-                }
-                Err(e) => Err(e),
+    let result = match again {
+        Ok(true) => match continue_request(app, original, &progress, function_arn, &event).await {
+            Ok(()) => {
+                tracing::info!(
+                    request_type = %event.request_type,
+                    hop = progress.hop + 1,
+                    stages_so_far = progress.stages,
+                    resume_after = progress.after.as_deref().unwrap_or_default(),
+                    "more stages than one invocation can change: continuing in a new invocation"
+                );
+                return Ok(None);
             }
-        }
-        other => other,
+            Err(e) => Err(e),
+        },
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
     };
     let response = response_for(
         &event,
@@ -717,6 +753,45 @@ mod tests {
         assert_eq!(answer.status, "FAILED");
         assert_eq!(answer.reason, "1 failure(s): api/b: denied");
         assert_eq!(answer.data["Stages"], 3);
+    }
+
+    #[test]
+    fn a_chunk_that_runs_out_of_time_is_redone_a_few_times_even_the_first() {
+        let (_, mut p) = split_progress(json!({"RequestType": "Create"}), 1_000);
+        // The first chunk stalls: no cursor yet, and still it is redone.
+        assert!(p.stall(60_000));
+        assert_eq!((p.stalled, p.after.as_deref()), (1, None));
+        // Progress in between resets the count.
+        p.absorb(&report(&[("a", None)], Some("rest/api/a")));
+        assert_eq!(p.stalled, 0);
+        assert!(p.stall(120_000) && p.stall(180_000) && p.stall(240_000));
+        assert!(
+            !p.stall(300_000),
+            "a fourth stall in a row fails the request"
+        );
+        assert_eq!(p.after.as_deref(), Some("rest/api/a"), "the cursor stays");
+        // Past the chain's limit, no redo either.
+        let (_, mut late) = split_progress(json!({}), 0);
+        assert!(!late.stall(CHAIN_LIMIT.as_millis() as i64));
+        // A chunk that reports but started no stage is a stall too.
+        let mut idle = Progress::default();
+        idle.absorb(&report(&[("a", None)], Some("rest/api/a")));
+        for _ in 0..=MAX_STALLED_CHUNKS {
+            assert!(idle.should_continue(0));
+            idle.absorb(&report(&[], Some("rest/api/a")));
+        }
+        assert!(!idle.should_continue(0));
+        let answer = response_for(&event("Create"), "eu-west-1", Ok(&idle));
+        assert!(
+            answer
+                .reason
+                .contains("4 invocations in a row started none"),
+            "{}",
+            answer.reason
+        );
+        // The count travels with the progress.
+        let v = json!({ PROGRESS_KEY: serde_json::to_value(&p).unwrap() });
+        assert_eq!(split_progress(v, 0).1.stalled, 4);
     }
 
     #[test]

@@ -316,3 +316,56 @@ async fn a_thousand_stages_are_done_in_chunks_and_a_delete_answers_once_all_are_
     assert_eq!(captured_rest(&gw, &apis).await, (0, 0));
     assert_eq!(puts.lock().unwrap().len(), 3);
 }
+
+/// API Gateway hangs on the first chunk's listing past the invocation's budget: that chunk
+/// reports nothing, the next invocation redoes it from the start, and CloudFormation gets
+/// one SUCCESS. A region that stays stuck fails after a few tries instead of looping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_chunk_that_runs_out_of_time_is_redone_not_failed() {
+    use cq_test_support::fault_proxy::{Action, FaultProxy, Rule};
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config("us-east-1").await;
+    let gw = aws_sdk_apigateway::Client::new(&sdk);
+    let api = cq_test_support::seed::rest_api(&gw, "slow", &["prod"]).await;
+    let proxy = FaultProxy::start(moto.addr().parse().unwrap(), 3);
+    // Longer than the 9 s budget below (1 s of stages + 8 s in flight); once.
+    proxy.add_rule(
+        Rule::new("slow-listing", Action::Delay(Duration::from_secs(10)))
+            .method("GET")
+            .path_prefix("/restapis")
+            .count(1),
+    );
+    let proxied = sdk.to_builder().endpoint_url(proxy.endpoint()).build();
+    let (lambda, invokes) = lambda_invoke_standin().await;
+    let app = chunking_app(&proxied, &lambda);
+    let (url, puts) = response_url().await;
+    let mut create = event("Create", &url, "true");
+    create["ResourceProperties"]["ServiceToken"] = json!(FUNCTION_ARN);
+    create["ResourceProperties"]["CloudWatchRoleArn"] =
+        json!("arn:aws:iam::123456789012:role/cequence-apigw/cloudwatch");
+
+    let (answer, invocations) =
+        run_request(&app, &invokes, create.clone(), Duration::from_secs(1)).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(invocations, 2, "the stalled chunk, then its redo");
+    assert_eq!(answer["Data"]["Stages"], 1, "{answer}");
+    assert_eq!(captured_rest(&gw, &[api]).await, (1, 1));
+    assert_eq!(puts.lock().unwrap().len(), 1, "one answer");
+
+    // Stuck for good: a few redos, then FAILED with why.
+    proxy.add_rule(
+        Rule::new("stuck", Action::Delay(Duration::from_secs(10)))
+            .method("GET")
+            .path_prefix("/restapis"),
+    );
+    let (answer, invocations) = run_request(&app, &invokes, create, Duration::from_secs(1)).await;
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert_eq!(invocations, 4, "three redos, then the answer");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("ran out of time in 4 invocation(s) in a row"),
+        "{answer}"
+    );
+}

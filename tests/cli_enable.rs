@@ -1,5 +1,6 @@
 //! `cq-apigw enable` against moto: fresh deploy, idempotent re-run, adding a region,
-//! `--dry-run`, JSON output and an AWS Organizations (service-managed) deployment.
+//! `--dry-run`, JSON output, an AWS Organizations (service-managed) deployment, and the
+//! embedded template deployed for real.
 
 mod common;
 
@@ -517,4 +518,86 @@ fn an_upgrade_limited_to_one_region_uploads_to_every_region_with_an_instance() {
     west.sort();
     east_sorted.sort();
     assert_eq!(west, east_sorted, "eu-west-1 has the new zip too");
+}
+
+/// The forwarder functions in `region` (moto names them after the stack), with their
+/// environment.
+fn forwarders(bed: &Bed, region: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let conf = bed.block_on(bed.moto.sdk_config(region));
+    let lambda = aws_sdk_lambda::Client::new(&conf);
+    let out = bed.block_on(lambda.list_functions().send()).unwrap();
+    out.functions()
+        .iter()
+        .filter_map(|f| f.environment().and_then(|e| e.variables()))
+        .filter(|v| v.contains_key("CEQUENCE_CLIENT_ID"))
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .collect()
+}
+
+/// The template the CLI embeds (`templates/template.yaml`), not the tests' stand-in: the
+/// parameters the CLI sends are the ones it declares, and each region's stack gets the real
+/// forwarder, configured from `.env`, with the secret out of its environment. moto stores the
+/// function but never runs it, and never gets the custom resource's answer (tests/template.rs
+/// says why), so the stacks stay in progress; destroy still removes them. (moto does not apply
+/// instance parameter overrides to the stacks either: `disable` is checked on the overrides in
+/// `cli_disable.rs`.)
+#[test]
+fn enable_deploys_the_embedded_template_and_destroy_removes_it() {
+    let bed = Bed::new();
+    let real = |args: &[&str]| {
+        let out = bed
+            .cli(args)
+            .env_remove("CQ_TEMPLATE_FILE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            stdout(&out),
+            common::stderr(&out)
+        );
+        stdout(&out)
+    };
+    real(&["enable", "--yes"]);
+    assert_eq!(
+        bed.instances(),
+        vec![
+            (ACCOUNT.to_string(), "eu-west-1".to_string()),
+            (ACCOUNT.to_string(), "us-east-1".to_string())
+        ]
+    );
+    let template = bed
+        .block_on(
+            bed.cfn()
+                .describe_stack_set()
+                .stack_set_name(common::STACKSET)
+                .send(),
+        )
+        .unwrap()
+        .stack_set()
+        .and_then(|s| s.template_body().map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        template.contains("Custom::CequenceStageLogging"),
+        "the embedded template is deployed"
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        let fns = forwarders(&bed, region);
+        assert_eq!(fns.len(), 1, "{region}: {fns:#?}");
+        let env = &fns[0];
+        assert_eq!(env["CEQUENCE_CLIENT_ID"], "test-client");
+        assert_eq!(env["CEQUENCE_REST_API_ENABLED"], "true");
+        assert!(env.contains_key("CEQUENCE_TOKEN_PARAMETER"), "{env:?}");
+        assert!(env.values().all(|v| !v.contains(SECRET)), "{env:?}");
+    }
+    let status = real(&["status", "--output", "json"]);
+    let v: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["instances"].as_array().unwrap().len(), 2);
+
+    real(&["disable", "--destroy", "--yes"]);
+    assert!(bed.stackset().is_none());
+    assert!(bed.buckets().is_empty(), "{:?}", bed.buckets());
+    for region in ["us-east-1", "eu-west-1"] {
+        assert!(forwarders(&bed, region).is_empty(), "{region}");
+    }
 }

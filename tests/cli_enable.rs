@@ -601,3 +601,72 @@ fn enable_deploys_the_embedded_template_and_destroy_removes_it() {
         assert!(forwarders(&bed, region).is_empty(), "{region}");
     }
 }
+
+/// An operator's Ctrl-C, a CI job cancelled, a laptop closed: `enable` killed in the middle of
+/// any step leaves a state the next `enable` finishes, and the one after has nothing to do.
+/// Each kill lands while the named request is held by the fault proxy; the held request still
+/// reaches moto afterwards (it left before the process died), before the re-run starts.
+#[test]
+fn an_enable_killed_at_any_step_is_finished_by_the_next() {
+    use cq_test_support::fault_proxy::{Action, FaultProxy, Rule};
+    use std::time::{Duration, Instant};
+
+    let hold = Duration::from_secs(4);
+    type Step = (&'static str, fn(Rule) -> Rule);
+    let steps: [Step; 4] = [
+        ("bucket creation", |r| {
+            r.method("PUT")
+                .path_prefix(&format!("/{}", bucket("eu-west-1")))
+        }),
+        ("forwarder upload", |r| {
+            r.method("PUT")
+                .path_prefix(&format!("/{}/lambda/", bucket("us-east-1")))
+        }),
+        ("CreateStackSet", |r| {
+            r.body_contains("Action=CreateStackSet")
+        }),
+        ("CreateStackInstances", |r| {
+            r.body_contains("Action=CreateStackInstances")
+        }),
+    ];
+    for (step, rule) in steps {
+        let bed = Bed::new();
+        let proxy = FaultProxy::start(bed.moto.addr().parse().unwrap(), 5);
+        proxy.add_rule(rule(Rule::new("held", Action::Delay(hold))).count(1));
+        let mut child = bed
+            .cli_process(&["enable", "--yes"])
+            .env("AWS_ENDPOINT_URL", proxy.endpoint())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while proxy.injected("held") == 0 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{step}: enable ended before the step"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{step}: never reached"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::thread::sleep(hold + Duration::from_millis(500));
+
+        let text = enable_ok(&bed, &[]);
+        assert_eq!(bed.instances().len(), 2, "{step}: {text}");
+        let status = bed.cli(&["status", "--output", "json"]).output().unwrap();
+        let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+        let instances = v["instances"].as_array().unwrap();
+        assert!(
+            instances.iter().all(|i| i["status"] == "CURRENT"),
+            "{step}: {v}"
+        );
+        assert_eq!(v["buckets"].as_array().unwrap().len(), 2, "{step}: {v}");
+        let again = enable_ok(&bed, &[]);
+        assert!(again.contains("nothing to change"), "{step}: {again}");
+    }
+}

@@ -111,7 +111,12 @@ impl Bed {
 
     /// The binary, in the bed's directory, against moto, with the test artifacts.
     pub fn cli(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("cq-apigw").unwrap();
+        Command::from_std(self.cli_process(args))
+    }
+
+    /// As `cli`, as a plain process to spawn (and kill).
+    pub fn cli_process(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cq-apigw"));
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

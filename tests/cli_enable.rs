@@ -670,3 +670,109 @@ fn an_enable_killed_at_any_step_is_finished_by_the_next() {
         assert!(again.contains("nothing to change"), "{step}: {again}");
     }
 }
+
+/// CloudFormation's answer for `op` (query protocol, XML), as the fault proxy gives it.
+fn cfn_xml(op: &str, result: &str) -> cq_test_support::fault_proxy::Action {
+    let body = format!(
+        "<{op}Response xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+         <{op}Result>{result}</{op}Result>\
+         <ResponseMetadata><RequestId>injected</RequestId></ResponseMetadata></{op}Response>"
+    );
+    cq_test_support::fault_proxy::Action::Respond(
+        cq_test_support::http::Response::new(200, body).with_header("content-type", "text/xml"),
+    )
+}
+
+/// A StackSet operation that ends FAILED (one region's stack could not be created) or
+/// STOPPED (an operator stopped it in the console): CloudFormation's answers come from the
+/// fault proxy, since moto's operations always succeed. The progress lines name each
+/// instance's state as it changes, the summary and the error name the region and the
+/// reason, the exit code is 1, and the next enable, against CloudFormation as it really is,
+/// finishes the job.
+#[test]
+fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_finishes() {
+    use cq_test_support::fault_proxy::{FaultProxy, Rule};
+    const REASON: &str = "ResourceLogicalId:ForwarderFunction, ResourceType:AWS::Lambda::Function, ResourceStatusReason:Code storage limit exceeded.";
+    for status in ["FAILED", "STOPPED"] {
+        let bed = Bed::new();
+        let proxy = FaultProxy::start(bed.moto.addr().parse().unwrap(), 9);
+        proxy.add_rule(
+            Rule::new(
+                "operation",
+                cfn_xml(
+                    "DescribeStackSetOperation",
+                    &format!(
+                        "<StackSetOperation><OperationId>op-1</OperationId>\
+                         <Action>CREATE</Action><Status>{status}</Status></StackSetOperation>"
+                    ),
+                ),
+            )
+            .body_contains("Action=DescribeStackSetOperation"),
+        );
+        let (eu, us) = if status == "FAILED" {
+            ("FAILED", "SUCCEEDED")
+        } else {
+            ("CANCELLED", "SUCCEEDED")
+        };
+        let member = |region: &str, s: &str, reason: &str| {
+            format!(
+                "<member><Account>{ACCOUNT}</Account><Region>{region}</Region>\
+                 <Status>{s}</Status><StatusReason>{reason}</StatusReason></member>"
+            )
+        };
+        let eu_reason = if status == "FAILED" {
+            REASON
+        } else {
+            "Cancelled since operation was stopped"
+        };
+        proxy.add_rule(
+            Rule::new(
+                "results",
+                cfn_xml(
+                    "ListStackSetOperationResults",
+                    &format!(
+                        "<Summaries>{}{}</Summaries>",
+                        member("eu-west-1", eu, eu_reason),
+                        member("us-east-1", us, "")
+                    ),
+                ),
+            )
+            .body_contains("Action=ListStackSetOperationResults"),
+        );
+        let out = bed
+            .cli(&["enable", "--yes"])
+            .env("AWS_ENDPOINT_URL", proxy.endpoint())
+            .output()
+            .unwrap();
+        let (text, err) = (stdout(&out), common::stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{status}: {text}\n{err}");
+        assert!(
+            err.contains(&format!("▹ {ACCOUNT} eu-west-1: {eu}")),
+            "{status}: {err}"
+        );
+        assert!(
+            err.contains(&format!("▹ {ACCOUNT} us-east-1: {us}")),
+            "{status}: {err}"
+        );
+        assert!(text.contains(status), "{status}: {text}");
+        if status == "FAILED" {
+            assert!(
+                err.contains(&format!("CREATE {ACCOUNT}/eu-west-1: {REASON}")),
+                "{err}"
+            );
+        } else {
+            assert!(
+                err.contains(&format!(
+                    "CREATE {ACCOUNT}/eu-west-1: not done, the operation ended STOPPED"
+                )),
+                "{err}"
+            );
+        }
+
+        // CloudFormation as it is (moto): the next enable finishes, the one after rests.
+        let text = enable_ok(&bed, &[]);
+        assert_eq!(bed.instances().len(), 2, "{text}");
+        let again = enable_ok(&bed, &[]);
+        assert!(again.contains("nothing to change"), "{status}: {again}");
+    }
+}

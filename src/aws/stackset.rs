@@ -70,6 +70,32 @@ impl OperationOutcome {
         matches!(self.status.as_str(), "FAILED" | "STOPPED")
             || self.instances.iter().any(|i| i.status == "FAILED")
     }
+
+    /// One line per instance that failed or was not done, with CloudFormation's reason; the
+    /// operation itself when it failed with no instance to blame.
+    pub fn failures(&self) -> Vec<String> {
+        let op = self;
+        let mut lines: Vec<String> = op
+            .instances
+            .iter()
+            .filter(|i| i.status == "FAILED" || (op.failed() && i.status == "CANCELLED"))
+            .map(|i| match i.status.as_str() {
+                "FAILED" => format!(
+                    "{} {}/{}: {}",
+                    op.action, i.account, i.region, i.status_reason
+                ),
+                // Stopped, or cut short by the failure tolerance: not done at all.
+                _ => format!(
+                    "{} {}/{}: not done, the operation ended {} ({})",
+                    op.action, i.account, i.region, op.status, i.status_reason
+                ),
+            })
+            .collect();
+        if op.failed() && op.instances.iter().all(|i| i.status != "FAILED") && lines.is_empty() {
+            lines.push(format!("operation {} {}", op.operation_id, op.status));
+        }
+        lines
+    }
 }
 
 /// Everything CreateStackSet/UpdateStackSet send.
@@ -603,11 +629,25 @@ mod tests {
             }],
         };
         assert!(!ok.failed());
+        assert!(ok.failures().is_empty());
         let mut one_failed = ok.clone();
         one_failed.instances[0].status = "FAILED".into();
+        one_failed.instances[0].status_reason = "quota".into();
         assert!(one_failed.failed());
-        let mut stopped = ok;
+        assert_eq!(one_failed.failures(), ["CREATE 1/r: quota"]);
+        let mut stopped = ok.clone();
         stopped.status = "STOPPED".into();
         assert!(stopped.failed());
+        assert_eq!(stopped.failures(), ["operation o STOPPED"]);
+        stopped.instances[0].status = "CANCELLED".into();
+        stopped.instances[0].status_reason = "stopped".into();
+        assert_eq!(
+            stopped.failures(),
+            ["CREATE 1/r: not done, the operation ended STOPPED (stopped)"]
+        );
+        // A cancelled instance of an operation that succeeded is not a failure.
+        let mut cancelled = ok;
+        cancelled.instances[0].status = "CANCELLED".into();
+        assert!(cancelled.failures().is_empty());
     }
 }

@@ -276,16 +276,16 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs, config: Config) -> Res
     }
     progress.finish();
     output::print_result(args.output, &report)?;
-    let failed: Vec<&OperationOutcome> = report.operations.iter().filter(|o| o.failed()).collect();
-    if !failed.is_empty() {
+    let failures: Vec<String> = report
+        .operations
+        .iter()
+        .flat_map(OperationOutcome::failures)
+        .collect();
+    if !failures.is_empty() {
         return Err(Error::Failed(format!(
-            "{} StackSet operation(s) failed: {}",
-            failed.len(),
-            failed
-                .iter()
-                .map(|o| o.operation_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{} StackSet operation(s) failed:\n  {}",
+            report.operations.iter().filter(|o| o.failed()).count(),
+            failures.join("\n  ")
         )));
     }
     if !report.stage_logging_failures.is_empty() {

@@ -70,21 +70,7 @@ impl EnableReport {
             .map(|f| format!("stage logging {f}"));
         self.operations
             .iter()
-            .flat_map(|op| {
-                op.instances
-                    .iter()
-                    .filter(|i| i.status == "FAILED")
-                    .map(move |i| {
-                        format!(
-                            "{} {}/{}: {}",
-                            op.action, i.account, i.region, i.status_reason
-                        )
-                    })
-                    .chain(
-                        (op.failed() && op.instances.iter().all(|i| i.status != "FAILED"))
-                            .then(|| format!("operation {} {}", op.operation_id, op.status)),
-                    )
-            })
+            .flat_map(OperationOutcome::failures)
             .chain(stages)
             .collect()
     }

@@ -776,3 +776,43 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
         assert!(again.contains("nothing to change"), "{status}: {again}");
     }
 }
+
+/// Another operation on the StackSet (a console user, a second pipeline) makes CloudFormation
+/// answer OperationInProgressException (409) until it ends; moto cannot, so the fault proxy
+/// answers so twice. enable waits it out with backoff, says so at -v, and finishes.
+#[test]
+fn another_operation_in_progress_is_waited_out() {
+    use cq_test_support::fault_proxy::{Action, FaultProxy, Rule};
+    let bed = Bed::new();
+    let proxy = FaultProxy::start(bed.moto.addr().parse().unwrap(), 11);
+    let body = "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+        <Error><Type>Sender</Type><Code>OperationInProgressException</Code>\
+        <Message>Another Operation on StackSet aws-cequence-apigw-integration is in progress</Message>\
+        </Error><RequestId>injected</RequestId></ErrorResponse>";
+    proxy.add_rule(
+        Rule::new(
+            "in-progress",
+            Action::Respond(
+                cq_test_support::http::Response::new(409, body)
+                    .with_header("content-type", "text/xml"),
+            ),
+        )
+        .body_contains("Action=CreateStackInstances")
+        .count(2),
+    );
+    let out = bed
+        .cli(&["enable", "--yes", "-v"])
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .output()
+        .unwrap();
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{}\n{err}", stdout(&out));
+    assert_eq!(proxy.injected("in-progress"), 2);
+    assert_eq!(
+        err.matches("OperationInProgressException — retrying in")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert_eq!(bed.instances().len(), 2);
+}

@@ -816,3 +816,51 @@ fn another_operation_in_progress_is_waited_out() {
     );
     assert_eq!(bed.instances().len(), 2);
 }
+
+/// With no region list, every region enabled for the account (20 in moto's: the 17 of a new
+/// AWS account and three it reports opted in) is done in one run: a bucket and an instance each, concurrently; the
+/// re-run has nothing to do and destroy removes all of it.
+#[test]
+fn every_enabled_region_is_done_when_none_are_listed() {
+    let env: Vec<_> = common::self_managed_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "cequence_aws_regions")
+        .collect();
+    let bed = Bed::with_env(&env);
+    // What EC2 says is enabled: not an opt-in region the account has not opted in to, and in
+    // the caller's partition (moto lists China and GovCloud regions too; AWS does not).
+    let ec2 = aws_sdk_ec2::Client::new(&bed.block_on(bed.moto.sdk_config("us-east-1")));
+    let described = bed
+        .block_on(ec2.describe_regions().all_regions(true).send())
+        .unwrap();
+    let mut enabled: Vec<String> = described
+        .regions()
+        .iter()
+        .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+        .filter_map(|r| r.region_name().map(String::from))
+        .filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov-"))
+        .collect();
+    enabled.sort();
+    assert!(enabled.len() >= 17, "{enabled:?}");
+    assert!(
+        !enabled.iter().any(|r| r == "me-south-1"),
+        "moto: not opted in"
+    );
+
+    let text = enable_ok(&bed, &[]);
+    let regions: Vec<String> = bed.instances().into_iter().map(|(_, r)| r).collect();
+    assert_eq!(regions, enabled, "{text}");
+    let mut buckets = bed.buckets();
+    buckets.sort();
+    let mut expected: Vec<String> = regions.iter().map(|r| bucket(r)).collect();
+    expected.sort();
+    assert_eq!(buckets, expected);
+    let again = enable_ok(&bed, &[]);
+    assert!(again.contains("nothing to change"), "{again}");
+    let out = bed
+        .cli(&["disable", "--destroy", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(bed.buckets().is_empty() && bed.stackset().is_none());
+}

@@ -864,3 +864,42 @@ fn every_enabled_region_is_done_when_none_are_listed() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(bed.buckets().is_empty() && bed.stackset().is_none());
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), progress is live rows, one per
+/// bucket and instance, redrawn in place; notes stay `▹` lines. Off a terminal (every other
+/// test here), the same progress is plain `▹ row: state` lines.
+#[test]
+fn on_a_terminal_progress_is_live_rows_redrawn_in_place() {
+    let bed = Bed::new();
+    let inner = bed.cli_process(&["enable", "--yes"]);
+    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(quote)
+        .collect();
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .current_dir(bed.dir.path())
+        .output()
+        .expect("util-linux script (Debian: bsdutils, essential)");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(
+        tty.contains("\u{1b}["),
+        "redrawn with escape sequences: {tty}"
+    );
+    assert!(
+        tty.contains("bucket us-east-1") && tty.contains("7 change(s)"),
+        "{tty}"
+    );
+    assert!(
+        !tty.contains("▹ bucket us-east-1: checking"),
+        "rows are redrawn, not printed as lines: {tty}"
+    );
+    assert!(tty.contains("▹ creating StackSet"), "{tty}");
+    assert_eq!(bed.instances().len(), 2);
+}

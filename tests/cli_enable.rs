@@ -685,8 +685,9 @@ fn cfn_xml(op: &str, result: &str) -> cq_test_support::fault_proxy::Action {
 
 /// A StackSet operation that ends FAILED (one region's stack could not be created) or
 /// STOPPED (an operator stopped it in the console): CloudFormation's answers come from the
-/// fault proxy, since moto's operations always succeed. The progress lines name each
-/// instance's state as it changes, the summary and the error name the region and the
+/// fault proxy, since moto's operations always succeed (and the binary runs as its own
+/// process, out of reach of aws-smithy-mocks). The progress lines name each instance's state
+/// as it changes over the polls, the summary and the error name the region and the
 /// reason, the exit code is 1, and the next enable, against CloudFormation as it really is,
 /// finishes the job.
 #[test]
@@ -696,6 +697,40 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
     for status in ["FAILED", "STOPPED"] {
         let bed = Bed::new();
         let proxy = FaultProxy::start(bed.moto.addr().parse().unwrap(), 9);
+        let member = |region: &str, s: &str, reason: &str| {
+            format!(
+                "<member><Account>{ACCOUNT}</Account><Region>{region}</Region>\
+                 <Status>{s}</Status><StatusReason>{reason}</StatusReason></member>"
+            )
+        };
+        // Two polls while it runs (us-east-1 done first), then the end.
+        proxy.add_rule(
+            Rule::new(
+                "running",
+                cfn_xml(
+                    "DescribeStackSetOperation",
+                    "<StackSetOperation><OperationId>op-1</OperationId>\
+                     <Action>CREATE</Action><Status>RUNNING</Status></StackSetOperation>",
+                ),
+            )
+            .body_contains("Action=DescribeStackSetOperation")
+            .count(2),
+        );
+        proxy.add_rule(
+            Rule::new(
+                "running-results",
+                cfn_xml(
+                    "ListStackSetOperationResults",
+                    &format!(
+                        "<Summaries>{}{}</Summaries>",
+                        member("eu-west-1", "RUNNING", ""),
+                        member("us-east-1", "SUCCEEDED", "")
+                    ),
+                ),
+            )
+            .body_contains("Action=ListStackSetOperationResults")
+            .count(2),
+        );
         proxy.add_rule(
             Rule::new(
                 "operation",
@@ -709,16 +744,10 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
             )
             .body_contains("Action=DescribeStackSetOperation"),
         );
-        let (eu, us) = if status == "FAILED" {
-            ("FAILED", "SUCCEEDED")
+        let eu = if status == "FAILED" {
+            "FAILED"
         } else {
-            ("CANCELLED", "SUCCEEDED")
-        };
-        let member = |region: &str, s: &str, reason: &str| {
-            format!(
-                "<member><Account>{ACCOUNT}</Account><Region>{region}</Region>\
-                 <Status>{s}</Status><StatusReason>{reason}</StatusReason></member>"
-            )
+            "CANCELLED"
         };
         let eu_reason = if status == "FAILED" {
             REASON
@@ -733,7 +762,7 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
                     &format!(
                         "<Summaries>{}{}</Summaries>",
                         member("eu-west-1", eu, eu_reason),
-                        member("us-east-1", us, "")
+                        member("us-east-1", "SUCCEEDED", "")
                     ),
                 ),
             )
@@ -746,13 +775,18 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
             .unwrap();
         let (text, err) = (stdout(&out), common::stderr(&out));
         assert_eq!(out.status.code(), Some(1), "{status}: {text}\n{err}");
-        assert!(
-            err.contains(&format!("▹ {ACCOUNT} eu-west-1: {eu}")),
-            "{status}: {err}"
-        );
-        assert!(
-            err.contains(&format!("▹ {ACCOUNT} us-east-1: {us}")),
-            "{status}: {err}"
+        let running = err
+            .find(&format!("▹ {ACCOUNT} eu-west-1: RUNNING"))
+            .unwrap_or_else(|| panic!("{status}: the running state is shown: {err}"));
+        let end = err
+            .find(&format!("▹ {ACCOUNT} eu-west-1: {eu}"))
+            .unwrap_or_else(|| panic!("{status}: {err}"));
+        assert!(running < end, "{err}");
+        assert_eq!(
+            err.matches(&format!("▹ {ACCOUNT} us-east-1: SUCCEEDED"))
+                .count(),
+            1,
+            "a state is shown once, not at every poll: {err}"
         );
         assert!(text.contains(status), "{status}: {text}");
         if status == "FAILED" {
@@ -818,7 +852,7 @@ fn another_operation_in_progress_is_waited_out() {
 }
 
 /// With no region list, every region enabled for the account (20 in moto's: the 17 of a new
-/// AWS account and three it reports opted in) is done in one run: a bucket and an instance each, concurrently; the
+/// AWS account and three it reports opted in) is done in one run: a bucket and an instance each, eight regions at a time; the
 /// re-run has nothing to do and destroy removes all of it.
 #[test]
 fn every_enabled_region_is_done_when_none_are_listed() {
@@ -847,9 +881,24 @@ fn every_enabled_region_is_done_when_none_are_listed() {
         "moto: not opted in"
     );
 
-    let text = enable_ok(&bed, &[]);
+    let out = bed.cli(&["enable", "--yes"]).output().unwrap();
+    let (text, progress) = (stdout(&out), common::stderr(&out));
+    assert!(out.status.success(), "{text}\n{progress}");
     let regions: Vec<String> = bed.instances().into_iter().map(|(_, r)| r).collect();
     assert_eq!(regions, enabled, "{text}");
+    // Buckets are done eight regions at a time: eight start before the first one ends, and
+    // every region starts.
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| l.starts_with("▹ bucket "))
+        .collect();
+    let first_done = lines
+        .iter()
+        .position(|l| l.ends_with("change(s)") || l.ends_with("up to date"))
+        .expect("a bucket done");
+    let started = |ls: &[&str]| ls.iter().filter(|l| l.ends_with(": checking")).count();
+    assert_eq!(started(&lines[..first_done]), 8, "{progress}");
+    assert_eq!(started(&lines), enabled.len(), "{progress}");
     let mut buckets = bed.buckets();
     buckets.sort();
     let mut expected: Vec<String> = regions.iter().map(|r| bucket(r)).collect();

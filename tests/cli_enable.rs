@@ -534,6 +534,76 @@ fn forwarders(bed: &Bed, region: &str) -> Vec<std::collections::BTreeMap<String,
         .collect()
 }
 
+/// The StackSet's parameters as DescribeStackSet gives them (NoEcho masked).
+fn stackset_parameters(bed: &Bed) -> Vec<(String, String)> {
+    bed.stackset()
+        .expect("a StackSet")
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every parameter value meets the template's AllowedValues, AllowedPattern (a whole-value
+/// match), Min/MaxLength and Min/MaxValue, as CloudFormation checks them. `masked` gives the
+/// values DescribeStackSet hides (NoEcho).
+fn assert_meets_constraints(template: &str, sent: &[(String, String)], masked: &[(&str, &str)]) {
+    let doc: yaml_serde::Value = yaml_serde::from_str(template).expect("template parses");
+    let declared = doc["Parameters"].as_mapping().expect("Parameters");
+    assert!(!sent.is_empty());
+    for (key, value) in sent {
+        let value = masked
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(value.as_str(), |(_, v)| *v);
+        let p = &declared[key.as_str()];
+        assert!(!p.is_null(), "{key} is not declared by the template");
+        if let Some(allowed) = p["AllowedValues"].as_sequence() {
+            let allowed: Vec<String> = allowed
+                .iter()
+                .map(|a| match a {
+                    yaml_serde::Value::String(s) => s.clone(),
+                    other => yaml_serde::to_string(other).unwrap().trim().to_string(),
+                })
+                .collect();
+            assert!(
+                allowed.iter().any(|a| a == value),
+                "{key}={value:?} not in {allowed:?}"
+            );
+        }
+        if let Some(pattern) = p["AllowedPattern"].as_str() {
+            let re = regex::Regex::new(&format!("^(?:{pattern})$")).expect("pattern compiles");
+            assert!(
+                re.is_match(value),
+                "{key}={value:?} does not match {pattern}"
+            );
+        }
+        let len = value.chars().count() as u64;
+        if let Some(min) = p["MinLength"].as_u64() {
+            assert!(len >= min, "{key}: shorter than {min}");
+        }
+        if let Some(max) = p["MaxLength"].as_u64() {
+            assert!(len <= max, "{key}: longer than {max}");
+        }
+        for (bound, below) in [("MinValue", true), ("MaxValue", false)] {
+            if let Some(b) = p[bound].as_f64() {
+                let n: f64 = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{key}={value:?}: a number"));
+                assert!(
+                    if below { n >= b } else { n <= b },
+                    "{key}={n} vs {bound} {b}"
+                );
+            }
+        }
+    }
+}
+
 /// The template the CLI embeds (`templates/template.yaml`), not the tests' stand-in: the
 /// parameters the CLI sends are the ones it declares, and each region's stack gets the real
 /// forwarder, configured from `.env`, with the secret out of its environment. moto stores the
@@ -593,6 +663,30 @@ fn enable_deploys_the_embedded_template_and_destroy_removes_it() {
     let status = real(&["status", "--output", "json"]);
     let v: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["instances"].as_array().unwrap().len(), 2);
+    // moto does not enforce parameter constraints; CloudFormation would fail the stacks.
+    let sent = stackset_parameters(&bed);
+    assert_meets_constraints(&template, &sent, &[("CequenceClientSecret", SECRET)]);
+
+    // The other end of every setting the template constrains: still accepted.
+    let mut env = common::self_managed_env();
+    env.extend([
+        ("cequence_ingestion", "push".to_string()),
+        ("cequence_push_destination", "kinesis".to_string()),
+        ("cequence_kinesis_shard_count", "4".to_string()),
+        ("cequence_lambda_memory_mb", "512".to_string()),
+        ("cequence_lambda_log_level", "debug".to_string()),
+        ("cequence_reserved_concurrency", "10".to_string()),
+        ("cequence_spool_retention_days", "30".to_string()),
+        ("cequence_include_http_default_stage", "true".to_string()),
+    ]);
+    bed.write_env(&env);
+    real(&["enable", "--yes"]);
+    let sent = stackset_parameters(&bed);
+    assert!(
+        sent.contains(&("KinesisShardCount".to_string(), "4".to_string())),
+        "{sent:?}"
+    );
+    assert_meets_constraints(&template, &sent, &[("CequenceClientSecret", SECRET)]);
 
     real(&["disable", "--destroy", "--yes"]);
     assert!(bed.stackset().is_none());

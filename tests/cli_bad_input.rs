@@ -1,6 +1,6 @@
 //! Bad input exits 2 before anything is created.
 
-mod common;
+use crate::common;
 
 use common::{stderr, Bed};
 

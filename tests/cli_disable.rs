@@ -1,6 +1,6 @@
 //! `cq-apigw disable` and `disable --destroy` against moto.
 
-mod common;
+use crate::common;
 
 use common::{bucket, stdout, Bed, ACCOUNT, STACKSET};
 

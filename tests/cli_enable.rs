@@ -2,7 +2,7 @@
 //! `--dry-run`, JSON output, an AWS Organizations (service-managed) deployment, and the
 //! embedded template deployed for real.
 
-mod common;
+use crate::common;
 
 use common::{bucket, stdout, Bed, ACCOUNT, SECRET};
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! `scripts/moto_server.py`); a stage API Gateway refuses (through the fault proxy) shows how
 //! a failed stage is reported without stopping the rest.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

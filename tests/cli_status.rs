@@ -1,6 +1,6 @@
 //! `cq-apigw status` against moto, in text and JSON, secret masked.
 
-mod common;
+use crate::common;
 
 use common::{bucket, stdout, Bed, ACCOUNT, SECRET};
 use serde_json::Value;

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use lambda_forwarder::pipeline::filters::Filters;
 use lambda_forwarder::pipeline::parse::SourceContext;
 
-mod fixture_file;
+use crate::fixture_file;
 use fixture_file::{assemble_http, load};
 
 fn decoded_headers(list: &[String]) -> Vec<(String, String)> {

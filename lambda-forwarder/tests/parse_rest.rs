@@ -5,7 +5,7 @@ use base64::Engine as _;
 use lambda_forwarder::pipeline::filters::Filters;
 use lambda_forwarder::pipeline::parse::{LogEvent, SourceContext};
 
-mod fixture_file;
+use crate::fixture_file;
 use fixture_file::{assemble_rest, load, Assembled, Built};
 
 const A: &str = "8f2d6c1e-3b4a-4c5d-9e8f-0a1b2c3d4e5f"; // GET with query

@@ -8,7 +8,7 @@
 //! bootstrap` (built by `scripts/build-lambda.sh`). Without one, the tests are skipped with a
 //! printed reason — except in CI (`CI=true`), where a missing artifact fails.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! produce; that test mocks CloudWatch Logs with aws-smithy-mocks (and still uses moto for
 //! the rest).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -10,6 +10,13 @@ cd "$root"
 step() { printf '\n==> %s\n' "$*" >&2; }
 t0=$(date +%s)
 
+# A cold run fills about 12 GB (target/ with the release artifact, .venv); say so up front
+# rather than fail later with "No space left on device".
+free_kb=$(df -Pk "$root" | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt $((12 * 1024 * 1024)) ]; then
+  echo "warning: $((free_kb / 1024 / 1024)) GB free under $root; a cold run needs about 12 GB" >&2
+fi
+
 step "python test bed"
 export CQ_VENV="${CQ_VENV:-$root/.venv}"
 scripts/python-tools.sh >/dev/null

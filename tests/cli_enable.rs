@@ -897,9 +897,49 @@ fn a_failed_or_stopped_operation_exits_1_with_the_reason_and_the_next_enable_fin
             );
         }
 
-        // CloudFormation as it is (moto): the next enable finishes, the one after rests.
-        let text = enable_ok(&bed, &[]);
+        // The next enable sees what CloudFormation shows after such an operation (eu-west-1
+        // OUTDATED, its last operation FAILED or CANCELLED; moto shows it CURRENT, so the
+        // proxy answers the first listing) and updates that instance, though nothing in the
+        // configuration changed.
+        proxy.clear();
+        let instance = |region: &str, st: &str, detailed: &str| {
+            format!(
+                "<member><Account>{ACCOUNT}</Account><Region>{region}</Region>\
+                 <Status>{st}</Status><StatusReason></StatusReason>\
+                 <StackInstanceStatus><DetailedStatus>{detailed}</DetailedStatus>\
+                 </StackInstanceStatus></member>"
+            )
+        };
+        proxy.add_rule(
+            Rule::new(
+                "outdated",
+                cfn_xml(
+                    "ListStackInstances",
+                    &format!(
+                        "<Summaries>{}{}</Summaries>",
+                        instance("eu-west-1", "OUTDATED", eu),
+                        instance("us-east-1", "CURRENT", "SUCCEEDED")
+                    ),
+                ),
+            )
+            .body_contains("Action=ListStackInstances")
+            .count(1),
+        );
+        let out = bed
+            .cli(&["enable", "--yes"])
+            .env("AWS_ENDPOINT_URL", proxy.endpoint())
+            .output()
+            .unwrap();
+        let (text, err) = (stdout(&out), common::stderr(&out));
+        assert!(out.status.success(), "{status}: {text}\n{err}");
+        assert!(
+            err.contains("updating stack instances to the StackSet's values")
+                && err.contains("eu-west-1")
+                && !text.contains("nothing to change"),
+            "{status}: the OUTDATED instance is updated: {text}\n{err}"
+        );
         assert_eq!(bed.instances().len(), 2, "{text}");
+        // CloudFormation as it is (moto) now: nothing left to do.
         let again = enable_ok(&bed, &[]);
         assert!(again.contains("nothing to change"), "{status}: {again}");
     }

@@ -2,17 +2,10 @@
 
 use crate::common;
 
-use common::{bucket, stdout, Bed, ACCOUNT, STACKSET};
+use common::{bucket, Bed, ACCOUNT, STACKSET};
 
 fn run_ok(bed: &Bed, args: &[&str]) -> String {
-    let out = bed.cli(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}\n{}",
-        stdout(&out),
-        common::stderr(&out)
-    );
-    stdout(&out)
+    common::stdout_ok(&mut bed.cli(args))
 }
 
 fn overrides(bed: &Bed, region: &str) -> Vec<(String, String)> {

@@ -27,14 +27,7 @@ fn bucket_policy(bed: &Bed, region: &str) -> String {
 fn enable_ok(bed: &Bed, extra: &[&str]) -> String {
     let mut args = vec!["enable", "--yes"];
     args.extend_from_slice(extra);
-    let out = bed.cli(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "enable failed: {}\n{}",
-        stdout(&out),
-        common::stderr(&out)
-    );
-    stdout(&out)
+    common::stdout_ok(&mut bed.cli(&args))
 }
 
 #[test]
@@ -614,20 +607,7 @@ fn assert_meets_constraints(template: &str, sent: &[(String, String)], masked: &
 #[test]
 fn enable_deploys_the_embedded_template_and_destroy_removes_it() {
     let bed = Bed::new();
-    let real = |args: &[&str]| {
-        let out = bed
-            .cli(args)
-            .env_remove("CQ_TEMPLATE_FILE")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}\n{}",
-            stdout(&out),
-            common::stderr(&out)
-        );
-        stdout(&out)
-    };
+    let real = |args: &[&str]| common::stdout_ok(bed.cli(args).env_remove("CQ_TEMPLATE_FILE"));
     real(&["enable", "--yes"]);
     assert_eq!(
         bed.instances(),

@@ -134,19 +134,8 @@ fn rest_stage(
     )
 }
 
-fn run(bed: &Bed, args: &[&str]) -> std::process::Output {
-    bed.cli(args).output().unwrap()
-}
-
 fn run_ok(bed: &Bed, args: &[&str]) -> String {
-    let out = run(bed, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
+    common::stdout_ok(&mut bed.cli(args))
 }
 
 /// `status --output json`: region → stages.
@@ -449,26 +438,11 @@ fn the_default_http_stage_is_captured_only_when_included() {
     assert_eq!(http_stage(&bed, &http, "$default"), (None, HashMap::new()));
 }
 
-/// An HTTP stage's access log (destination, format) and tags, as API Gateway shows them.
-fn http_stage(
-    bed: &Bed,
-    api: &str,
-    stage: &str,
-) -> (Option<(String, String)>, HashMap<String, String>) {
-    let s = bed
-        .block_on(
-            apigw2(bed, "us-east-1")
-                .get_stage()
-                .api_id(api)
-                .stage_name(stage)
-                .send(),
-        )
-        .unwrap();
-    let log = s.access_log_settings().map(|a| {
-        (
-            a.destination_arn().unwrap_or_default().to_string(),
-            a.format().unwrap_or_default().to_string(),
-        )
-    });
-    (log, s.tags().cloned().unwrap_or_default())
+/// An HTTP stage's access log and tags in us-east-1.
+fn http_stage(bed: &Bed, api: &str, stage: &str) -> cq_test_support::seed::HttpStageView {
+    bed.block_on(cq_test_support::seed::http_stage(
+        &apigw2(bed, "us-east-1"),
+        api,
+        stage,
+    ))
 }

@@ -241,6 +241,18 @@ pub fn bucket(region: &str) -> String {
     format!("cequence-aws-api-artifacts-{ACCOUNT}-{region}")
 }
 
+/// Run `cmd`, assert it succeeded (showing both streams otherwise), return its stdout.
+pub fn stdout_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -494,28 +494,6 @@ async fn a_role_left_by_an_earlier_stack_is_replaced_a_customers_is_kept() {
     }
 }
 
-/// What an HTTP stage looks like from the outside: access log (destination, format) and tags.
-async fn http_snapshot(
-    v2: &aws_sdk_apigatewayv2::Client,
-    api: &str,
-    stage: &str,
-) -> (Option<(String, String)>, HashMap<String, String>) {
-    let s = v2
-        .get_stage()
-        .api_id(api)
-        .stage_name(stage)
-        .send()
-        .await
-        .unwrap();
-    let log = s.access_log_settings().map(|a| {
-        (
-            a.destination_arn().unwrap_or_default().to_string(),
-            a.format().unwrap_or_default().to_string(),
-        )
-    });
-    (log, s.tags().cloned().unwrap_or_default())
-}
-
 /// HTTP capture and restore end to end on moto (its missing apigatewayv2 UpdateStage,
 /// DeleteAccessLogSettings and stage tags are added by `scripts/moto_server.py`): a stage
 /// without access logs gets ours and a record, a re-run changes nothing, `$default` only when
@@ -544,7 +522,7 @@ async fn http_capture_sets_our_access_log_and_restore_takes_exactly_it_away() {
     let stages = ["$default", "prod", "json", "clf"];
     let mut before = HashMap::new();
     for s in stages {
-        before.insert(s, http_snapshot(&v2, &api, s).await);
+        before.insert(s, cq_test_support::seed::http_stage(&v2, &api, s).await);
     }
     let clients = Clients::new(&config);
     let by_stage = |report: &cq_stage_logging::Report| -> HashMap<String, (Action, bool)> {
@@ -566,7 +544,7 @@ async fn http_capture_sets_our_access_log_and_restore_takes_exactly_it_away() {
     assert_eq!(got["$default"], (Action::Skipped, false));
 
     let own = cq_stage_logging::http_access_log_group(&api, "prod");
-    let (log, tags) = http_snapshot(&v2, &api, "prod").await;
+    let (log, tags) = cq_test_support::seed::http_stage(&v2, &api, "prod").await;
     let (destination, format) = log.expect("our access log is set");
     assert!(
         destination.starts_with("arn:aws:logs:eu-west-1:123456789012:log-group:")
@@ -583,7 +561,7 @@ async fn http_capture_sets_our_access_log_and_restore_takes_exactly_it_away() {
     assert!(retention(&config, &own).await.is_some(), "the group exists");
     for s in ["$default", "json", "clf"] {
         assert_eq!(
-            http_snapshot(&v2, &api, s).await,
+            cq_test_support::seed::http_stage(&v2, &api, s).await,
             before[s],
             "{s} untouched"
         );
@@ -630,7 +608,7 @@ async fn http_capture_sets_our_access_log_and_restore_takes_exactly_it_away() {
     assert_eq!(got["$default"].0, Action::Restored);
     for s in stages {
         assert_eq!(
-            http_snapshot(&v2, &api, s).await,
+            cq_test_support::seed::http_stage(&v2, &api, s).await,
             before[s],
             "{s} as before"
         );
@@ -686,7 +664,7 @@ async fn http_restore_puts_back_recorded_customer_settings() {
     assert_eq!(prod.action, Action::Restored);
     // The customer's CLF format is not readable by the forwarder: not captured afterwards.
     assert!(!prod.stage.captured);
-    let (log, tags) = http_snapshot(&v2, &api, "prod").await;
+    let (log, tags) = cq_test_support::seed::http_stage(&v2, &api, "prod").await;
     assert_eq!(
         log,
         Some((customer_dest.to_string(), customer_format.to_string()))

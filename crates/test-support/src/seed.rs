@@ -95,3 +95,32 @@ pub async fn http_api(
     }
     id
 }
+
+/// An HTTP stage as API Gateway shows it: its access log (destination, format), if any, and
+/// its tags.
+pub type HttpStageView = (
+    Option<(String, String)>,
+    std::collections::HashMap<String, String>,
+);
+
+/// Read an HTTP stage's access log and tags (GetStage).
+pub async fn http_stage(
+    v2: &aws_sdk_apigatewayv2::Client,
+    api: &str,
+    stage: &str,
+) -> HttpStageView {
+    let s = v2
+        .get_stage()
+        .api_id(api)
+        .stage_name(stage)
+        .send()
+        .await
+        .unwrap();
+    let log = s.access_log_settings().map(|a| {
+        (
+            a.destination_arn().unwrap_or_default().to_string(),
+            a.format().unwrap_or_default().to_string(),
+        )
+    });
+    (log, s.tags().cloned().unwrap_or_default())
+}

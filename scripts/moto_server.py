@@ -14,7 +14,9 @@ lets PutSubscriptionFilter update an existing filter when the group's quota is u
 function's ReservedConcurrentExecutions into the integer CloudFormation makes of it, masks
 NoEcho parameters in DescribeStackSet as CloudFormation does, and applies an UpdateStage
 `remove` of a method-settings path such as `/*/*` (moto ignores it). For HTTP APIs it adds
-UpdateStage, DeleteAccessLogSettings and tags on a stage's ARN, which moto lacks.
+UpdateStage, DeleteAccessLogSettings and tags on a stage's ARN, which moto lacks. It adds
+Account Management ListRegions (moto has none), answering from the region list moto's own EC2
+DescribeRegions uses, so both APIs agree on what is enabled.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -215,6 +217,7 @@ def patch_moto() -> None:
     apigw_models.Stage.apply_operations = apply_operations
 
     patch_apigatewayv2_stages()
+    patch_account_list_regions()
 
 
 def patch_apigatewayv2_stages() -> None:
@@ -292,6 +295,70 @@ def patch_apigatewayv2_stages() -> None:
 
     v2_responses.ApiGatewayV2Response.update_stage = update_stage
     v2_responses.ApiGatewayV2Response.delete_access_log_settings = delete_access_log_settings
+
+
+def patch_account_list_regions() -> None:
+    """Account ListRegions (POST /listRegions) as the Account Management reference documents
+    it: the regions of the caller's partition with RegionOptStatus ENABLED_BY_DEFAULT, ENABLED
+    or DISABLED, filtered by RegionOptStatusContains, paged by MaxResults (1-50) and an opaque
+    NextToken. The regions and their opt-in state are moto's EC2 ones (`opt-in-not-required`
+    is ENABLED_BY_DEFAULT, `opted-in` ENABLED, `not-opted-in` DISABLED), so the two agree."""
+    import base64
+    import json as _json
+
+    from moto.account import responses as account_responses
+    from moto.account import urls as account_urls
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    account_urls.url_paths["{0}/listRegions$"] = account_responses.AccountResponse.dispatch
+    statuses = {
+        "opt-in-not-required": "ENABLED_BY_DEFAULT",
+        "opted-in": "ENABLED",
+        "not-opted-in": "DISABLED",
+    }
+    china = (".amazonaws.com.cn",)
+
+    def in_partition(region, partition):
+        if partition == "aws-cn":
+            return region.endpoint.endswith(china)
+        if partition == "aws-us-gov":
+            return region.name.startswith("us-gov-")
+        return not region.endpoint.endswith(china) and not region.name.startswith("us-gov-")
+
+    def error(code, message):
+        from moto.core.exceptions import JsonRESTError
+
+        raise JsonRESTError(code, message)
+
+    def list_regions(self):
+        body = _json.loads(self.body or "{}")
+        wanted = body.get("RegionOptStatusContains")
+        max_results = body.get("MaxResults", 20)
+        if not isinstance(max_results, int) or not 1 <= max_results <= 50:
+            return error("ValidationException", "MaxResults must be between 1 and 50")
+        regions = sorted(
+            (
+                {"RegionName": r.name, "RegionOptStatus": statuses[r.opt_in_status]}
+                for r in RegionsAndZonesBackend.regions
+                if in_partition(r, self.partition)
+            ),
+            key=lambda r: r["RegionName"],
+        )
+        if wanted:
+            regions = [r for r in regions if r["RegionOptStatus"] in wanted]
+        start = 0
+        if body.get("NextToken"):
+            try:
+                start = int(base64.b64decode(body["NextToken"]).decode())
+            except ValueError:
+                return error("ValidationException", "invalid NextToken")
+        page = regions[start : start + max_results]
+        out = {"Regions": page}
+        if start + max_results < len(regions):
+            out["NextToken"] = base64.b64encode(str(start + max_results).encode()).decode()
+        return 200, {}, _json.dumps(out)
+
+    account_responses.AccountResponse.list_regions = list_regions
 
 
 def free_port() -> int:

@@ -20,11 +20,12 @@ fn assert_rejected(bed: &Bed, cmd: &mut assert_cmd::Command, needle: &str) {
 #[test]
 fn region_not_enabled_for_the_account_is_named() {
     let bed = Bed::new();
-    // moto reports me-south-1 as not-opted-in.
+    // The test bed's ListRegions reports me-south-1 DISABLED, as in a new AWS account: the
+    // error names the region, its status and the command that enables it.
     assert_rejected(
         &bed,
         &mut bed.cli(&["enable", "--yes", "--regions", "us-east-1,me-south-1"]),
-        "me-south-1",
+        "me-south-1 is not enabled for this account (status DISABLED); enable it (aws account enable-region --region-name me-south-1)",
     );
 }
 

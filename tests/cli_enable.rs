@@ -965,9 +965,9 @@ fn another_operation_in_progress_is_waited_out() {
     assert_eq!(bed.instances().len(), 2);
 }
 
-/// With no region list, every region enabled for the account (20 in moto's: the 17 of a new
-/// AWS account and three it reports opted in) is done in one run: a bucket and an instance each, eight regions at a time; the
-/// re-run has nothing to do and destroy removes all of it.
+/// With no region list, every region enabled for the account (20 in moto's, which counts three
+/// opt-in regions as enabled by default) is done in one run: a bucket and an instance each, eight
+/// regions at a time; the re-run has nothing to do and destroy removes all of it.
 #[test]
 fn every_enabled_region_is_done_when_none_are_listed() {
     let env: Vec<_> = common::self_managed_env()
@@ -975,24 +975,32 @@ fn every_enabled_region_is_done_when_none_are_listed() {
         .filter(|(k, _)| *k != "cequence_aws_regions")
         .collect();
     let bed = Bed::with_env(&env);
-    // What EC2 says is enabled: not an opt-in region the account has not opted in to, and in
-    // the caller's partition (moto lists China and GovCloud regions too; AWS does not).
-    let ec2 = aws_sdk_ec2::Client::new(&bed.block_on(bed.moto.sdk_config("us-east-1")));
-    let described = bed
-        .block_on(ec2.describe_regions().all_regions(true).send())
+    // What Account ListRegions says is enabled, read page by page (the test bed pages at 20,
+    // so the CLI's paging is exercised): not a region the account has not enabled, and in
+    // the caller's partition only.
+    let account = aws_sdk_account::Client::new(&bed.block_on(bed.moto.sdk_config("us-east-1")));
+    let pages: Vec<_> = bed
+        .block_on(account.list_regions().into_paginator().send().try_collect())
         .unwrap();
-    let mut enabled: Vec<String> = described
-        .regions()
+    assert!(pages.len() > 1, "one page: paging is not exercised");
+    let listed: Vec<_> = pages.iter().flat_map(|p| p.regions()).collect();
+    let mut enabled: Vec<String> = listed
         .iter()
-        .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+        .filter(|r| {
+            matches!(
+                r.region_opt_status().map(|s| s.as_str()),
+                Some("ENABLED" | "ENABLED_BY_DEFAULT")
+            )
+        })
         .filter_map(|r| r.region_name().map(String::from))
-        .filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov-"))
         .collect();
     enabled.sort();
     assert!(enabled.len() >= 17, "{enabled:?}");
     assert!(
-        !enabled.iter().any(|r| r == "me-south-1"),
-        "moto: not opted in"
+        !enabled
+            .iter()
+            .any(|r| r == "me-south-1" || r.starts_with("cn-")),
+        "moto: me-south-1 is DISABLED, China is another partition"
     );
 
     let out = bed.cli(&["enable", "--yes"]).output().unwrap();

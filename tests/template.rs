@@ -1149,7 +1149,7 @@ fn operator_policy_is_a_scoped_iam_document() {
     }
     for needed in [
         "sts:GetCallerIdentity",
-        "ec2:DescribeRegions",
+        "account:ListRegions",
         "organizations:DescribeOrganization",
         "organizations:ListRoots",
         "s3:CreateBucket",

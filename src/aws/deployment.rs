@@ -3,7 +3,9 @@
 use crate::config::model::{Config, PermissionModel, RegionSelection};
 use crate::error::{Error, Result};
 use crate::plan::policy::Readers;
-use crate::plan::regions::{enabled_regions, select_regions};
+use crate::plan::regions::{
+    enabled_regions, partition_of_region, select_regions, unusable_reason, DiscoveredRegion,
+};
 use crate::plan::stackset::Targets;
 
 use super::identity::{self, Caller};
@@ -40,16 +42,38 @@ pub async fn resolve_regions(
     selection: &RegionSelection,
     partition: &str,
 ) -> Result<Vec<String>> {
-    let discovered = regions::discover(&aws.ec2()).await?;
+    let discovered = match regions::discover(&aws.account()).await {
+        Ok(d) => d,
+        // Only the commercial partition has opt-in regions; elsewhere (GovCloud, ISO) every
+        // region is enabled, so a partition whose Account API does not answer still works.
+        Err(e) if partition != "aws" => {
+            tracing::warn!("{e}; using every known region of partition {partition}");
+            known_regions_of(partition)
+        }
+        Err(e) => return Err(e),
+    };
     let enabled = enabled_regions(&discovered, partition);
     select_regions(selection, &enabled).map_err(|bad| Error::Config {
         key: "cequence_aws_regions".into(),
-        value: bad,
+        value: bad.clone(),
         fix: format!(
-            "this region is not enabled for the account (or not in partition {partition}); enabled: {}",
+            "{}; enabled: {}",
+            unusable_reason(&discovered, &bad, partition),
             enabled.join(",")
         ),
     })
+}
+
+/// The built-in region list of a partition, all enabled by default.
+fn known_regions_of(partition: &str) -> Vec<DiscoveredRegion> {
+    crate::config::KNOWN_REGIONS
+        .iter()
+        .filter(|r| partition_of_region(r) == partition)
+        .map(|r| DiscoveredRegion {
+            name: (*r).to_string(),
+            opt_status: "ENABLED_BY_DEFAULT".into(),
+        })
+        .collect()
 }
 
 pub async fn resolve(aws: &Aws, config: &Config) -> Result<Deployment> {
@@ -87,4 +111,21 @@ pub async fn resolve(aws: &Aws, config: &Config) -> Result<Deployment> {
         targets,
         regions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_list_is_the_partitions_own() {
+        let gov = known_regions_of("aws-us-gov");
+        assert!(!gov.is_empty());
+        assert!(gov
+            .iter()
+            .all(|r| r.name.starts_with("us-gov-") && r.is_usable()));
+        assert!(known_regions_of("aws-cn")
+            .iter()
+            .all(|r| r.name.starts_with("cn-")));
+    }
 }

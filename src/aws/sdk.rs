@@ -55,8 +55,9 @@ impl Aws {
         aws_sdk_sts::Client::new(&self.sdk)
     }
 
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk)
+    /// Account Management: a global service, the SDK picks its endpoint for the partition.
+    pub fn account(&self) -> aws_sdk_account::Client {
+        aws_sdk_account::Client::new(&self.sdk)
     }
 
     pub fn organizations(&self) -> aws_sdk_organizations::Client {

@@ -1,5 +1,5 @@
 //! AWS region codes known to exist, so a typo such as `us-est-1` is caught before any AWS
-//! call. Whether a region is *enabled* for the account is decided later, by DescribeRegions.
+//! call. Whether a region is *enabled* for the account is decided later, by Account ListRegions.
 
 /// Every public region code across the commercial, China, GovCloud, ISO and European
 /// Sovereign Cloud partitions (as of 2026).

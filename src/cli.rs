@@ -8,13 +8,50 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+/// `--version`: the crate version and the commit it was built from (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CQ_APIGW_COMMIT"),
+    ")"
+);
+
+const EXAMPLES: &str = "\
+Examples:
+  cq-apigw enable --dry-run             show what enable would change, change nothing
+  cq-apigw enable                       deploy or update; re-run at any time (idempotent)
+  cq-apigw status --output json         what is deployed, as one JSON document
+  cq-apigw disable --regions eu-west-1  stop capturing in one region
+  cq-apigw disable --destroy --yes      remove the StackSet, its instances and stage logging
+  cq-apigw completions bash > ~/.local/share/bash-completion/completions/cq-apigw
+
+Exit codes: 0 done, 1 failed (AWS or an operation said no), 2 bad input (nothing changed).";
+
+const ENABLE_EXAMPLES: &str = "\
+Examples:
+  cq-apigw enable --dry-run
+  cq-apigw enable --yes --output json
+  cq-apigw enable --regions us-east-1,eu-west-1 --env-file prod.env
+  cq-apigw enable --yes --no-wait       submit the StackSet operations and return";
+
+const DISABLE_EXAMPLES: &str = "\
+Examples:
+  cq-apigw disable --yes                       capture off everywhere, stacks kept
+  cq-apigw disable --accounts 111111111111     capture off in one account
+  cq-apigw disable --destroy --yes             remove everything the integration created";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  cq-apigw status
+  cq-apigw status --regions us-east-1 --output json | jq '.instances'";
 /// Connect Amazon API Gateway to Cequence Unified API Protection.
 ///
 /// Deploys, updates, disables and inspects the CloudFormation StackSet that captures API
 /// Gateway logs and forwards them to the Cequence Edge. Configuration comes from flags, then
 /// `CEQUENCE_*` environment variables, then the `.env` file, then built-in defaults.
 #[derive(Debug, Parser)]
-#[command(name = "cq-apigw", version, propagate_version = true)]
+#[command(name = "cq-apigw", version = VERSION, propagate_version = true)]
+#[command(after_help = EXAMPLES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -62,13 +99,43 @@ pub enum Command {
     /// Deploy or update the integration: artifact buckets, stage logging, StackSet and its
     /// instances for every target account and region. Idempotent: a second run with nothing
     /// changed makes no change.
+    #[command(after_help = ENABLE_EXAMPLES)]
     Enable(EnableArgs),
     /// Stop capturing (REST/HTTP capture set to false on the selected instances), or with
     /// `--destroy` delete the stack instances, the StackSet and optionally the buckets.
+    #[command(after_help = DISABLE_EXAMPLES)]
     Disable(DisableArgs),
     /// Show the StackSet, its stack instances, the artifact buckets and, per region, the API
     /// stages and whether their logging is captured.
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Print a shell completion script to stdout (needs no configuration or AWS access).
+    #[command(after_help = "\
+Examples:
+  cq-apigw completions bash > ~/.local/share/bash-completion/completions/cq-apigw
+  cq-apigw completions zsh > \"${fpath[1]}/_cq-apigw\"
+  cq-apigw completions fish > ~/.config/fish/completions/cq-apigw.fish")]
+    Completions(CompletionsArgs),
+    /// Write the man pages (cq-apigw.1 and one per subcommand), or print cq-apigw.1 to stdout.
+    #[command(after_help = "\
+Examples:
+  cq-apigw man | man -l -
+  cq-apigw man --out-dir ~/.local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write every page into this directory instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -159,6 +226,7 @@ impl Command {
             Command::Enable(a) => a.regions.as_deref(),
             Command::Disable(a) => a.regions.as_deref(),
             Command::Status(a) => a.regions.as_deref(),
+            Command::Completions(_) | Command::Man(_) => None,
         }
     }
 
@@ -168,6 +236,7 @@ impl Command {
             Command::Enable(a) => a.output,
             Command::Disable(a) => a.output,
             Command::Status(a) => a.output,
+            Command::Completions(_) | Command::Man(_) => OutputFormat::Text,
         }
     }
 }
@@ -289,6 +358,45 @@ mod tests {
         let cli = parse(&["status", "--regions", "all", "--output", "json"]);
         assert_eq!(cli.command.regions(), Some("all"));
         assert_eq!(cli.command.output(), OutputFormat::Json);
+    }
+
+    #[test]
+    fn completions_take_a_known_shell() {
+        let cli = parse(&["completions", "zsh"]);
+        assert!(matches!(
+            cli.command,
+            Command::Completions(CompletionsArgs {
+                shell: clap_complete::Shell::Zsh
+            })
+        ));
+        assert!(Cli::try_parse_from(["cq-apigw", "completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = Cli::command().render_version();
+        assert!(
+            v.starts_with(&format!("cq-apigw {} (", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
+        assert!(v.trim_end().ends_with(')'), "{v}");
+    }
+
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        let mut cli = Cli::command();
+        let mut names = vec![];
+        for sub in cli.get_subcommands_mut() {
+            let help = sub.render_help().to_string();
+            assert!(help.contains("Examples:"), "{}: {help}", sub.get_name());
+            assert!(
+                help.contains(&format!("cq-apigw {}", sub.get_name())),
+                "{help}"
+            );
+            names.push(sub.get_name().to_string());
+        }
+        assert_eq!(names, ["enable", "disable", "status", "completions", "man"]);
+        assert!(cli.render_help().to_string().contains("Exit codes: 0 done"));
     }
 
     #[test]

@@ -8,10 +8,10 @@ venv="${CQ_VENV:-$root/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-stamp="$venv/.cq-tools-v1"
+stamp="$venv/.cq-tools-v2"
 if [ ! -f "$stamp" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'moto[server]==5.2.5' 'cfn-lint>=1.20,<2' 'checkov>=3.2,<4' 'ziglang==0.13.0' 'cargo-zigbuild>=0.19,<0.21'
+    'moto[server]==5.2.5' 'cfn-lint>=1.20,<2' 'checkov>=3.2,<4' 'ziglang==0.13.0' 'cargo-zigbuild>=0.19,<0.21' 'jsonschema>=4.20,<5'
   touch "$stamp"
 fi
 echo "$venv"

@@ -278,6 +278,7 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
 fn json_output_is_one_document_on_stdout() {
     let bed = Bed::new();
     let text = enable_ok(&bed, &["--output", "json"]);
+    common::assert_matches_schema(&text, "enable");
     let v: Value = serde_json::from_str(&text).expect("stdout is one JSON document");
     assert_eq!(v["account"], ACCOUNT);
     assert_eq!(v["changed"], true);
@@ -291,6 +292,7 @@ fn json_output_is_one_document_on_stdout() {
 fn no_wait_returns_submitted_operations() {
     let bed = Bed::new();
     let text = enable_ok(&bed, &["--no-wait", "--output", "json"]);
+    common::assert_matches_schema(&text, "enable");
     let v: Value = serde_json::from_str(&text).unwrap();
     let op = &v["operations"][0];
     assert_eq!(op["status"], "SUBMITTED");

@@ -101,6 +101,7 @@ fn unlogged_http_api(bed: &Bed, name: &str, stage: &str) -> String {
 /// The stage-logging lines of `enable --dry-run --output json`.
 fn dry_run_stage_lines(bed: &Bed) -> Vec<String> {
     let plan = run_ok(bed, &["enable", "--yes", "--dry-run", "--output", "json"]);
+    common::assert_matches_schema(&plan, "enable");
     let plan: Value = serde_json::from_str(&plan).unwrap();
     plan["stage_logging"]
         .as_array()
@@ -140,7 +141,9 @@ fn run_ok(bed: &Bed, args: &[&str]) -> String {
 
 /// `status --output json`: region → stages.
 fn status_stages(bed: &Bed) -> HashMap<String, Vec<Value>> {
-    let doc: Value = serde_json::from_str(&run_ok(bed, &["status", "--output", "json"])).unwrap();
+    let json = run_ok(bed, &["status", "--output", "json"]);
+    common::assert_matches_schema(&json, "status");
+    let doc: Value = serde_json::from_str(&json).unwrap();
     doc["stages"]
         .as_array()
         .unwrap()

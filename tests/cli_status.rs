@@ -13,6 +13,9 @@ fn status_before_enable_says_not_deployed() {
     let text = stdout(&out);
     assert!(text.contains("not deployed"), "{text}");
     assert!(text.contains("Artifact buckets: none"), "{text}");
+
+    let json = common::stdout_ok(&mut bed.cli(&["status", "--output", "json"]));
+    common::assert_matches_schema(&json, "status");
 }
 
 #[test]
@@ -29,6 +32,7 @@ fn status_shows_stackset_instances_and_buckets_with_the_secret_masked() {
     assert!(out.status.success());
     let json = stdout(&out);
     assert!(!json.contains(SECRET));
+    common::assert_matches_schema(&json, "status");
     let v: Value = serde_json::from_str(&json).expect("one JSON document");
     assert_eq!(v["account"], ACCOUNT);
     assert_eq!(v["stackset"]["status"], "ACTIVE");
@@ -241,6 +245,7 @@ fn status_shows_pushed_and_polled_groups_and_why() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    common::assert_matches_schema(&stdout(&out), "status");
     let v: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
     assert_eq!(v["ingestion"], "push");
     let stages = v["stages"][0]["stages"].as_array().unwrap();

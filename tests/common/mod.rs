@@ -260,3 +260,46 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Check a command's JSON output against its published schema (`docs/schemas/<name>.schema.json`)
+/// with Python's `jsonschema` from the test bed's venv (Draft 2020-12, every error listed), so
+/// the documented contract cannot drift from what the binary prints.
+pub fn assert_matches_schema(json: &str, name: &str) {
+    const CHECK: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+doc = json.loads(sys.stdin.read())
+errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
+for e in errors:
+    print("/".join(map(str, e.absolute_path)) or "(root)", ":", e.message)
+sys.exit(1 if errors else 0)
+"#;
+    use std::io::Write;
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schemas")
+        .join(format!("{name}.schema.json"));
+    let mut child = std::process::Command::new(cq_test_support::moto::python())
+        .args(["-c", CHECK])
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the test bed's python (scripts/python-tools.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "output does not match {}:\n{}{}\n{json}",
+        schema.display(),
+        stdout(&out),
+        stderr(&out)
+    );
+}

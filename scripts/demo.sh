@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo on a local AWS emulator (moto), nothing to configure:
-#   sample REST and HTTP APIs in three regions -> `cq-apigw enable` -> `cq-apigw status`
+#   sample REST and HTTP APIs in three regions -> the operator's role and policy ->
+#   `cq-apigw doctor` -> `cq-apigw enable` -> `cq-apigw status`
 #   -> API traffic logged -> the forwarder's tick delivers transactions to a local fake Cequence
 #   -> `cq-apigw disable --destroy` -> `cq-apigw status`.
 # Everything runs on 127.0.0.1 and stops when the script ends.
@@ -56,7 +57,19 @@ cequence_auth_endpoint=$cequence/auth/realms/cequence/protocol/openid-connect/to
 cequence_edge_endpoint=$cequence/api-transactions
 cequence_cfn_auto_delete_from_s3=true
 ENV
-cq() { (set -x; "$bin/cq-apigw" --env-file "$work/.env" "$@"); }
+# cq-apigw runs with the operator's credentials (set below); the command is shown, the keys not.
+operator_keys=""
+cq() {
+  echo "+ cq-apigw --env-file $work/.env $*" >&2
+  # shellcheck disable=SC2086 # two NAME=value words
+  env $operator_keys "$bin/cq-apigw" --env-file "$work/.env" "$@"
+}
+
+say "The operator's prerequisites: the StackSet administration role and an IAM user with docs/iam-policy.json"
+operator_keys=$("$py" scripts/demo/seed.py operator --endpoint "$endpoint" --regions "$regions" | tr '\n' ' ')
+
+say "cq-apigw doctor (read-only: what would make enable fail)"
+cq doctor
 
 say "cq-apigw enable"
 cq enable --yes

@@ -16,7 +16,10 @@ NoEcho parameters in DescribeStackSet as CloudFormation does, and applies an Upd
 `remove` of a method-settings path such as `/*/*` (moto ignores it). For HTTP APIs it adds
 UpdateStage, DeleteAccessLogSettings and tags on a stage's ARN, which moto lacks. It adds
 Account Management ListRegions (moto has none), answering from the region list moto's own EC2
-DescribeRegions uses, so both APIs agree on what is enabled.
+DescribeRegions uses, so both APIs agree on what is enabled. For `cq-apigw doctor` it adds
+Lambda GetAccountSettings and IAM SimulatePrincipalPolicy (moto has neither), both computed
+from moto's own state: its functions' reserved concurrency, and the principal's policies
+evaluated by moto's IAM policy engine.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -218,6 +221,8 @@ def patch_moto() -> None:
 
     patch_apigatewayv2_stages()
     patch_account_list_regions()
+    patch_lambda_account_settings()
+    patch_iam_simulate_principal_policy()
 
 
 def patch_apigatewayv2_stages() -> None:
@@ -359,6 +364,102 @@ def patch_account_list_regions() -> None:
         return 200, {}, _json.dumps(out)
 
     account_responses.AccountResponse.list_regions = list_regions
+
+
+def patch_lambda_account_settings() -> None:
+    """Lambda GetAccountSettings (GET /2016-08-19/account-settings/): the account's
+    concurrency limit (moto's own MOTO_LAMBDA_CONCURRENCY_QUOTA, else AWS's default 1000), the
+    unreserved part (the limit less every function's reserved concurrency in the region) and
+    the code-size limits, as the Lambda API reference documents them."""
+    import json as _json
+    import os
+
+    from moto.awslambda import responses as lambda_responses
+    from moto.awslambda import urls as lambda_urls
+
+    # The SDKs call it with a trailing slash; moto's route conversion drops an optional `/?`.
+    for path in (r"{0}/(?P<api_version>[^/]+)/account-settings$", r"{0}/(?P<api_version>[^/]+)/account-settings/$"):
+        lambda_urls.url_paths[path] = lambda_responses.LambdaResponse.dispatch
+
+    def get_account_settings(self):
+        limit = int(os.environ.get("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000"))
+        functions = list(self.backend.list_functions())
+        reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
+        code = sum(int(getattr(f, "code_size", 0) or 0) for f in functions)
+        body = {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": limit,
+                "UnreservedConcurrentExecutions": limit - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": code, "FunctionCount": len(functions)},
+        }
+        return 200, {}, _json.dumps(body)
+
+    lambda_responses.LambdaResponse.get_account_settings = get_account_settings
+
+
+def patch_iam_simulate_principal_policy() -> None:
+    """IAM SimulatePrincipalPolicy for a user or role: every action x resource is evaluated
+    against the principal's inline and attached policies (and a user's groups') with moto's
+    policy engine and the given context entries; explicit Deny wins, then Allow, else
+    implicitDeny, as IAM's evaluation logic has it. Permissions boundaries and SCPs are not
+    modelled (moto has no SCP evaluation)."""
+    from moto.core.responses import ActionResult
+    from moto.iam import access_control
+    from moto.iam import responses as iam_responses
+
+    def policies_of(backend, arn):
+        name = arn.rsplit("/", 1)[-1]
+        if ":role/" in arn:
+            p = backend.get_role_by_arn(arn)
+            return list(p.policies.values()) + list(p.managed_policies.values())
+        user = backend.get_user(name)
+        docs = list(user.policies.values()) + list(user.managed_policies.values())
+        for g in backend.get_groups_for_user(name):
+            docs += list(g.policies.values()) + list(g.managed_policies.values())
+        return docs
+
+    def simulate_principal_policy(self):
+        params = self._get_params()
+        source = params.get("PolicySourceArn")
+        actions = params.get("ActionNames") or []
+        resources = params.get("ResourceArns") or ["*"]
+        context = {}
+        for entry in params.get("ContextEntries") or []:
+            values = entry.get("ContextKeyValues") or []
+            if values:
+                context[entry["ContextKeyName"]] = values[0]
+        docs = policies_of(self.backend, source)
+        results = []
+        for action in actions:
+            for resource in resources:
+                found = [
+                    access_control.IAMPolicy(d).is_action_permitted(
+                        action, resource, incoming_condition_values=context
+                    )
+                    for d in docs
+                ]
+                if access_control.PermissionResult.DENIED in found:
+                    decision = "explicitDeny"
+                elif access_control.PermissionResult.PERMITTED in found:
+                    decision = "allowed"
+                else:
+                    decision = "implicitDeny"
+                results.append(
+                    {
+                        "EvalActionName": action,
+                        "EvalResourceName": resource,
+                        "EvalDecision": decision,
+                        "MatchedStatements": [],
+                        "MissingContextValues": [],
+                    }
+                )
+        return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+    iam_responses.IamResponse.simulate_principal_policy = simulate_principal_policy
 
 
 def free_port() -> int:

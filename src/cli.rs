@@ -18,6 +18,7 @@ pub const VERSION: &str = concat!(
 
 const EXAMPLES: &str = "\
 Examples:
+  cq-apigw doctor                       check credentials, roles, permissions, quotas first
   cq-apigw enable --dry-run             show what enable would change, change nothing
   cq-apigw enable                       deploy or update; re-run at any time (idempotent)
   cq-apigw status --output json         what is deployed, as one JSON document
@@ -109,6 +110,15 @@ pub enum Command {
     /// stages and whether their logging is captured.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Check, before any change, what would make `enable` or the forwarder fail: credentials,
+    /// regions, the organization or the StackSet roles, the operator's permissions, Lambda
+    /// concurrency, the forwarder package and the Cequence client. Read-only; exit 1 if a
+    /// check fails.
+    #[command(after_help = "\
+Examples:
+  cq-apigw doctor
+  cq-apigw doctor --regions us-east-1 --output json")]
+    Doctor(DoctorArgs),
     /// Print a shell completion script to stdout (needs no configuration or AWS access).
     #[command(after_help = "\
 Examples:
@@ -122,6 +132,17 @@ Examples:
   cq-apigw man | man -l -
   cq-apigw man --out-dir ~/.local/share/man/man1")]
     Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Comma-separated regions, or `all`; overrides `cequence_aws_regions`.
+    #[arg(long, value_name = "r1,r2")]
+    pub regions: Option<String>,
+
+    /// Result format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +247,7 @@ impl Command {
             Command::Enable(a) => a.regions.as_deref(),
             Command::Disable(a) => a.regions.as_deref(),
             Command::Status(a) => a.regions.as_deref(),
+            Command::Doctor(a) => a.regions.as_deref(),
             Command::Completions(_) | Command::Man(_) => None,
         }
     }
@@ -236,6 +258,7 @@ impl Command {
             Command::Enable(a) => a.output,
             Command::Disable(a) => a.output,
             Command::Status(a) => a.output,
+            Command::Doctor(a) => a.output,
             Command::Completions(_) | Command::Man(_) => OutputFormat::Text,
         }
     }
@@ -395,7 +418,17 @@ mod tests {
             );
             names.push(sub.get_name().to_string());
         }
-        assert_eq!(names, ["enable", "disable", "status", "completions", "man"]);
+        assert_eq!(
+            names,
+            [
+                "enable",
+                "disable",
+                "status",
+                "doctor",
+                "completions",
+                "man"
+            ]
+        );
         assert!(cli.render_help().to_string().contains("Exit codes: 0 done"));
     }
 

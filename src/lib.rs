@@ -7,6 +7,7 @@
 //!   progress, and the `enable`/`disable`/`status` commands.
 
 pub mod aws;
+pub mod cequence_auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -40,6 +40,10 @@ async fn run(cli: &Cli) -> cq_apigw::error::Result<ExitCode> {
             let config = config::load(g, args.regions.as_deref(), CommandKind::Status)?;
             commands::status::run(g, args, config).await
         }
+        Command::Doctor(args) => {
+            let config = config::load(g, args.regions.as_deref(), CommandKind::Doctor)?;
+            commands::doctor::run(g, args, config).await
+        }
         // Neither reads the configuration: they work on a machine with no `.env` or AWS access.
         Command::Completions(args) => commands::shell::completions(args),
         Command::Man(args) => commands::shell::man(args),

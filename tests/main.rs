@@ -9,6 +9,7 @@ mod common;
 mod ci_recipe;
 mod cli_bad_input;
 mod cli_disable;
+mod cli_doctor;
 mod cli_enable;
 mod cli_stage_logging;
 mod cli_status;

@@ -7,7 +7,12 @@ them (moto serves APIs but does not execute them, so nothing else would produce 
 `forwarder-env`: the forwarder's state table, spool bucket and token parameter in a region,
 read from the deployed stack's outputs.
 
-Usage: seed.py apis|traffic|forwarder-env --endpoint URL --regions r1,r2 [--requests N]
+`operator`: the operator's prerequisites from docs/operator-guide.md: the StackSet
+administration role (templates/stackset-roles/administration-role.yaml, deployed with
+CloudFormation) and an IAM user with docs/iam-policy.json; prints the user's access key as
+shell assignments.
+
+Usage: seed.py apis|traffic|forwarder-env|operator --endpoint URL --regions r1,r2 [--requests N]
 """
 
 import argparse
@@ -229,14 +234,41 @@ def cmd_forwarder_env(args):
     sys.exit(f"no StackSet instance stack with forwarder outputs in {args.regions[0]}")
 
 
+def cmd_operator(args):
+    root = __file__.rsplit("/scripts/", 1)[0]
+    region = args.regions[0]
+    cfn = client("cloudformation", args.endpoint, region)
+    with open(f"{root}/templates/stackset-roles/administration-role.yaml") as f:
+        cfn.create_stack(
+            StackName="cq-apigw-stackset-administration-role",
+            TemplateBody=f.read(),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+    iam = client("iam", args.endpoint, region)
+    iam.create_user(UserName="cq-apigw-operator")
+    with open(f"{root}/docs/iam-policy.json") as f:
+        iam.put_user_policy(
+            UserName="cq-apigw-operator", PolicyName="cq-apigw-operator", PolicyDocument=f.read()
+        )
+    key = iam.create_access_key(UserName="cq-apigw-operator")["AccessKey"]
+    print(f"AWS_ACCESS_KEY_ID={key['AccessKeyId']}")
+    print(f"AWS_SECRET_ACCESS_KEY={key['SecretAccessKey']}")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["apis", "traffic", "forwarder-env"])
+    p.add_argument("command", choices=["apis", "traffic", "forwarder-env", "operator"])
     p.add_argument("--endpoint", required=True)
     p.add_argument("--regions", required=True, type=lambda s: s.split(","))
     p.add_argument("--requests", type=int, default=5)
     args = p.parse_args()
-    {"apis": cmd_apis, "traffic": cmd_traffic, "forwarder-env": cmd_forwarder_env}[args.command](args)
+    commands = {
+        "apis": cmd_apis,
+        "traffic": cmd_traffic,
+        "forwarder-env": cmd_forwarder_env,
+        "operator": cmd_operator,
+    }
+    commands[args.command](args)
     return 0
 
 

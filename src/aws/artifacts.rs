@@ -42,17 +42,7 @@ pub fn load() -> Result<Artifacts> {
         })?,
         None => EMBEDDED_TEMPLATE.as_bytes().to_vec(),
     };
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let zip_path = choose_zip(
-        std::env::var_os(ZIP_ENV).map(PathBuf::from),
-        exe_dir,
-        &cwd,
-        |p| p.is_file(),
-    )
-    .map_err(Error::Usage)?;
+    let zip_path = locate_zip().map_err(Error::Usage)?;
     let zip = std::fs::read(&zip_path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", zip_path.display())))?;
     Ok(Artifacts {
@@ -67,6 +57,20 @@ pub fn load() -> Result<Artifacts> {
             content_type: "application/zip",
         },
     })
+}
+
+/// The forwarder zip `enable` would upload, found the way it finds it.
+pub fn locate_zip() -> std::result::Result<PathBuf, String> {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    choose_zip(
+        std::env::var_os(ZIP_ENV).map(PathBuf::from),
+        exe_dir,
+        &cwd,
+        |p| p.is_file(),
+    )
 }
 
 /// Where the forwarder zip is: `$CQ_FORWARDER_ZIP`, else beside the executable, else

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod digest_key;
 pub mod identity;
 pub mod organization;
+pub mod preflight;
 pub mod regions;
 pub mod retry;
 pub mod sdk;

@@ -2,6 +2,7 @@
 //! returns the exit code; results go to stdout, progress to stderr.
 
 pub mod disable;
+pub mod doctor;
 pub mod enable;
 pub mod shell;
 pub mod status;

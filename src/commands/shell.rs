@@ -113,6 +113,7 @@ mod tests {
                 "cq-apigw-enable.1",
                 "cq-apigw-disable.1",
                 "cq-apigw-status.1",
+                "cq-apigw-doctor.1",
                 "cq-apigw-completions.1",
                 "cq-apigw-man.1"
             ]

@@ -41,6 +41,8 @@ pub enum CommandKind {
     Enable,
     Disable,
     Status,
+    /// Checks what `enable` needs, so it needs what `enable` needs.
+    Doctor,
 }
 
 impl CommandKind {
@@ -49,6 +51,7 @@ impl CommandKind {
             CommandKind::Enable => "enable",
             CommandKind::Disable => "disable",
             CommandKind::Status => "status",
+            CommandKind::Doctor => "doctor",
         }
     }
 }
@@ -355,7 +358,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
                 .into(),
         );
     }
-    if kind == CommandKind::Enable {
+    if matches!(kind, CommandKind::Enable | CommandKind::Doctor) {
         r.require(keys::CLIENT_ID, client_id.is_some());
         r.require(keys::CLIENT_SECRET, client_secret.is_some());
         r.require(keys::AUTH_ENDPOINT, auth_endpoint.is_some());

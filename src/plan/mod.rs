@@ -6,6 +6,7 @@
 
 pub mod bucket;
 pub mod destroy;
+pub mod doctor;
 pub mod keys;
 pub mod parameters;
 pub mod policy;

@@ -70,6 +70,7 @@ fn the_ci_recipe_uses_oidc_json_output_and_the_exit_codes() {
         "enable --env-file cequence.env --yes --output json",
         "enable --env-file cequence.env --dry-run --output json",
         "status --env-file cequence.env --output json",
+        "doctor --env-file cequence.env --output json",
         "CEQUENCE_CLIENT_SECRET: ${{ secrets.CEQUENCE_CLIENT_SECRET }}",
         "sha256sum -c",
         "| 0 |",

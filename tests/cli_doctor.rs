@@ -93,6 +93,7 @@ fn a_ready_account_passes_every_check() {
     let json = common::stdout(&out);
     assert!(out.status.success(), "{json}\n{}", common::stderr(&out));
     assert!(!json.contains(SECRET) && !common::stderr(&out).contains(SECRET));
+    common::assert_matches_schema(&json, "doctor");
     let v: Value = serde_json::from_str(&json).unwrap();
     let status = |name: &str| {
         v["checks"]

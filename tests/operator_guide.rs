@@ -11,10 +11,11 @@ const GUIDE: &str = "docs/operator-guide.md";
 const SOURCE_DIRS: [&str; 3] = ["src", "crates/stage-logging/src", "lambda-forwarder/src"];
 
 /// The guide's sections, in order.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "## Prerequisites and IAM",
     "## Creating the Cequence client",
     "## Configuring `.env`",
+    "## Check first: `cq-apigw doctor`",
     "## Enable",
     "## Verifying",
     "## Adding regions and accounts",

@@ -229,11 +229,7 @@ async fn with_the_edge_down_and_the_spool_unwritable_nothing_is_lost_or_sent_twi
     tick(&app).await.0.expect("tick before the outage");
     assert_exactly(&b.fake, &expected);
 
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&b.sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3(&b.sdk);
     for key in spool_keys(&b.sdk, "").await {
         s3.delete_object()
             .bucket(SPOOL_BUCKET)

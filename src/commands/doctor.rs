@@ -8,7 +8,7 @@ use crate::aws::deployment::resolve_regions;
 use crate::aws::{artifacts, identity, organization, preflight, Aws};
 use crate::cequence_auth::{request_token, TokenAnswer};
 use crate::cli::{DoctorArgs, GlobalArgs};
-use crate::config::model::{Config, PermissionModel};
+use crate::config::model::{Config, PermissionModel, DEFAULT_ADMIN_ROLE};
 use crate::error::Result;
 use crate::output;
 use crate::plan::doctor::{
@@ -18,8 +18,6 @@ use crate::plan::doctor::{
 /// The operator policy the permission check simulates: the file the docs tell operators to
 /// attach, so the check and the document cannot disagree.
 const OPERATOR_POLICY: &str = include_str!("../../docs/iam-policy.json");
-
-const DEFAULT_ADMIN_ROLE: &str = "AWSCloudFormationStackSetAdministrationRole";
 
 pub async fn run(global: &GlobalArgs, args: &DoctorArgs, config: Config) -> Result<ExitCode> {
     let report = DoctorReport::new(checks(global, &config).await?);
@@ -160,12 +158,7 @@ async fn stackset_targets(aws: &Aws, config: &Config, caller: &identity::Caller)
             out
         }
         PermissionModel::SelfManaged => {
-            let arn = config.stackset_admin_role_arn.clone().unwrap_or_else(|| {
-                format!(
-                    "arn:{}:iam::{}:role/{DEFAULT_ADMIN_ROLE}",
-                    caller.partition, caller.account
-                )
-            });
+            let arn = config.admin_role_arn(&caller.partition, &caller.account);
             let name = arn
                 .rsplit('/')
                 .next()

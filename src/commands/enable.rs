@@ -296,12 +296,7 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
                 (TEMPLATE_KEY_TAG.into(), artifacts.template.key.clone()),
             ],
             permission_model: config.permission_model(),
-            admin_role_arn: config.stackset_admin_role_arn.clone().unwrap_or_else(|| {
-                format!(
-                    "arn:{}:iam::{}:role/AWSCloudFormationStackSetAdministrationRole",
-                    dep.caller.partition, dep.caller.account
-                )
-            }),
+            admin_role_arn: config.admin_role_arn(&dep.caller.partition, &dep.caller.account),
             execution_role_name: config.stackset_execution_role_name.clone(),
         };
         let prefs = operation_preferences(dep.targets.accounts().len());

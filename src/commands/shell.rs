@@ -1,7 +1,6 @@
 //! `completions` and `man`: generated from the clap definition, so they never drift from the
 //! real flags, and printed by the binary the operator installed rather than committed by hand.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,11 +8,13 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::error::{Error, Result};
+use crate::output;
 
 pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "cq-apigw", &mut out);
-    write_stdout(&out)
+    output::print_bytes(&out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn man(args: &ManArgs) -> Result<ExitCode> {
@@ -23,15 +24,15 @@ pub fn man(args: &ManArgs) -> Result<ExitCode> {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
                 .map_err(|e| Error::io("rendering the man page", e))?;
-            write_stdout(&out)
+            output::print_bytes(&out)?;
         }
         Some(dir) => {
             for page in write_man_pages(dir)? {
-                println!("{}", page.display());
+                output::print_text(page.display())?;
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cq-apigw.1` plus `cq-apigw-<sub>.1` for every subcommand, the layout `man cq-apigw-enable`
@@ -58,15 +59,6 @@ pub fn write_man_pages(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         written.push(path);
     }
     Ok(written)
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::io("writing to stdout", e))?;
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -146,7 +146,17 @@ pub struct Config {
     pub spool_retention_days: u32,
 }
 
+/// The administration role `enable` passes to CloudFormation unless told otherwise.
+pub const DEFAULT_ADMIN_ROLE: &str = "AWSCloudFormationStackSetAdministrationRole";
+
 impl Config {
+    /// `cequence_stackset_admin_role_arn`, else the default role of the caller's account.
+    pub fn admin_role_arn(&self, partition: &str, account: &str) -> String {
+        self.stackset_admin_role_arn
+            .clone()
+            .unwrap_or_else(|| format!("arn:{partition}:iam::{account}:role/{DEFAULT_ADMIN_ROLE}"))
+    }
+
     pub fn permission_model(&self) -> PermissionModel {
         if self.is_organization_deployment {
             PermissionModel::ServiceManaged

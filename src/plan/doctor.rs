@@ -43,12 +43,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
-        Check {
-            name: name.into(),
-            status: CheckStatus::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+        Check::with_fix(CheckStatus::Warn, name, detail, fix)
     }
 
     pub fn fail(
@@ -56,9 +51,18 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
+        Check::with_fix(CheckStatus::Fail, name, detail, fix)
+    }
+
+    fn with_fix(
+        status: CheckStatus,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
         Check {
             name: name.into(),
-            status: CheckStatus::Fail,
+            status,
             detail: detail.into(),
             fix: Some(fix.into()),
         }

@@ -236,11 +236,7 @@ pub async fn create_state(sdk: &aws_config::SdkConfig) {
         .send()
         .await
         .expect("create state table");
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3(sdk);
     s3.create_bucket()
         .bucket(SPOOL_BUCKET)
         .send()
@@ -248,13 +244,18 @@ pub async fn create_state(sdk: &aws_config::SdkConfig) {
         .expect("create spool bucket");
 }
 
-/// Keys in the spool bucket under `prefix`.
-pub async fn spool_keys(sdk: &aws_config::SdkConfig, prefix: &str) -> Vec<String> {
-    let s3 = aws_sdk_s3::Client::from_conf(
+/// S3 on moto (path-style: moto on 127.0.0.1 cannot serve virtual-hosted bucket names).
+pub fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(true)
             .build(),
-    );
+    )
+}
+
+/// Keys in the spool bucket under `prefix`.
+pub async fn spool_keys(sdk: &aws_config::SdkConfig, prefix: &str) -> Vec<String> {
+    let s3 = s3(sdk);
     s3.list_objects_v2()
         .bucket(SPOOL_BUCKET)
         .prefix(prefix)

@@ -191,7 +191,12 @@ fn status_shows_pushed_and_polled_groups_and_why() {
         role_arn: None,
     };
     let subscribed = bed
-        .block_on(cq_stage_logging::subscribe(&clients, &dev, &lambda))
+        .block_on(cq_stage_logging::subscribe(
+            &clients,
+            &dev,
+            &lambda,
+            std::time::Duration::ZERO,
+        ))
         .unwrap();
     assert!(matches!(subscribed, SubscribeOutcome::Subscribed { .. }));
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
@@ -207,7 +212,12 @@ fn status_shows_pushed_and_polled_groups_and_why() {
         .unwrap();
     }
     let refused = bed
-        .block_on(cq_stage_logging::subscribe(&clients, &prod, &lambda))
+        .block_on(cq_stage_logging::subscribe(
+            &clients,
+            &prod,
+            &lambda,
+            std::time::Duration::ZERO,
+        ))
         .unwrap();
     assert!(
         matches!(refused, SubscribeOutcome::NoFreeSlot { .. }),

@@ -514,6 +514,9 @@ fn property<'a>(props: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// The longest the custom resource waits for a new push destination to become usable.
+const DESTINATION_WAIT: Duration = Duration::from_secs(60);
+
 /// `Ingestion=push`: every captured stage's log group gets our subscription filter. The
 /// function is the one answering (ServiceToken), or the stack's Kinesis stream.
 /// Groups not reached before the chunk's end are subscribed by the forwarder's next ticks.
@@ -542,6 +545,7 @@ async fn subscribe_captured(
     };
     let groups = crate::tick::groups_of(&fwd.config, &stages);
     let total = groups.len();
+    let mut patience = DESTINATION_WAIT;
     for (done, group) in groups.into_iter().enumerate() {
         if chunk.stop_starting_at.is_some_and(|t| Instant::now() >= t) {
             tracing::warn!(
@@ -551,13 +555,26 @@ async fn subscribe_captured(
             );
             return;
         }
-        match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest).await {
+        // The stack created the stream's role (or the function's permission) moments ago:
+        // give it time to propagate, within this chunk's budget.
+        // Once it has not become usable in time, the other groups are tried once each.
+        let wait = chunk
+            .stop_starting_at
+            .map_or(patience, |t| t.saturating_duration_since(Instant::now()))
+            .min(patience);
+        match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest, wait).await {
             Ok(cq_stage_logging::SubscribeOutcome::NoFreeSlot { others }) => tracing::warn!(
                 log_group = %group.log_group,
                 others = %others.join(", "),
                 "no free subscription filter slot: this group is polled"
             ),
             Ok(_) => {}
+            // Not a reason to fail the stack: the group is polled meanwhile and the
+            // forwarder's ticks subscribe it once the destination is usable.
+            Err(e) if e.destination_not_ready() => {
+                patience = Duration::ZERO;
+                tracing::warn!(log_group = %group.log_group, error = %e, "the push destination is not usable yet: this group is polled until a later tick subscribes it");
+            }
             Err(e) => report
                 .errors
                 .push(format!("subscribing {}: {e}", group.log_group)),

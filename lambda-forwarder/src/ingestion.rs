@@ -26,6 +26,9 @@ const BEHIND_TICKS: u32 = 3;
 pub const UNSUBSCRIBE_AFTER_MS: i64 = 15 * 60_000;
 /// A group refused a filter (no free slot) is not tried again for this long.
 pub const RETRY_REFUSED_MS: i64 = 3_600_000;
+/// A group whose filter could not be added (an AWS error, not a full group) is tried again
+/// after this long.
+pub const RETRY_FAILED_MS: i64 = 5 * 60_000;
 
 /// Which requests a poll of this group may take.
 pub fn poll_ownership(channel: &Channel) -> Ownership {

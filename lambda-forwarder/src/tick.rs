@@ -654,6 +654,9 @@ async fn observe_subscriptions(
     }
 }
 
+/// The longest a tick waits for a push destination that is not usable yet.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
+
 /// Carry out what `ingestion::plan` decides.
 async fn apply_decisions(
     aws: &AwsClients,
@@ -680,6 +683,13 @@ async fn apply_decisions(
         return;
     }
     let dest = push_destination(cfg, &run.function_arn);
+    // A tick polls too: a destination still propagating gets a few seconds, then the next
+    // tick (a minute later) tries again.
+    let wait_for_destination = run
+        .deadline()
+        .saturating_duration_since(std::time::Instant::now())
+        .saturating_sub(Duration::from_millis(cfg.deadline_margin_ms as u64))
+        .min(SUBSCRIBE_WAIT);
     for d in decisions {
         match d {
             Decision::Subscribe { group, why } => {
@@ -690,7 +700,9 @@ async fn apply_decisions(
                     tracing::warn!(log_group = %group, "cannot push: this function's ARN is unknown (local run)");
                     continue;
                 }
-                match cq_stage_logging::subscribe(&aws.stage, &group, &dest).await {
+                match cq_stage_logging::subscribe(&aws.stage, &group, &dest, wait_for_destination)
+                    .await
+                {
                     Ok(cq_stage_logging::SubscribeOutcome::Subscribed { creation_time_ms })
                     | Ok(cq_stage_logging::SubscribeOutcome::AlreadySubscribed {
                         creation_time_ms,
@@ -713,8 +725,14 @@ async fn apply_decisions(
                     Err(e) => {
                         tracing::error!(log_group = %group, error = %e, "cannot add the subscription filter");
                         lock(stats).errors.push(e.to_string());
-                        r.state.push_refused =
-                            Some((e.to_string(), run.now_ms + ingestion::RETRY_REFUSED_MS));
+                        // A full group stays full for a while; a failed call is tried again
+                        // soon, and a destination still propagating at the next tick.
+                        let again = if e.destination_not_ready() {
+                            0
+                        } else {
+                            ingestion::RETRY_FAILED_MS
+                        };
+                        r.state.push_refused = Some((e.to_string(), run.now_ms + again));
                     }
                 }
             }

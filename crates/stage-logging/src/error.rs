@@ -34,6 +34,26 @@ impl Error {
         }
     }
 
+    /// The same error with `note` after its message: what the caller knows of the cause.
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        let (Error::Aws { message, .. } | Error::PreviousSettings { message, .. }) = &mut self;
+        message.push_str(" (");
+        message.push_str(note);
+        message.push(')');
+        self
+    }
+
+    /// PutSubscriptionFilter refused a destination that is usually usable moments later (a
+    /// role or permission still propagating): worth trying again soon, unlike a full group.
+    pub fn destination_not_ready(&self) -> bool {
+        match self {
+            Error::Aws { code, message, .. } => {
+                crate::subscription_plan::destination_not_ready(code.as_deref(), message)
+            }
+            Error::PreviousSettings { .. } => false,
+        }
+    }
+
     /// The AWS error code, if any.
     pub fn code(&self) -> Option<&str> {
         match self {

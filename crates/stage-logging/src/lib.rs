@@ -91,13 +91,16 @@ pub async fn subscriptions(
 
 /// Put our subscription filter (pattern "", distribution ByLogStream) on `log_group`, or update
 /// ours in place; a customer's filters are never touched. `NoFreeSlot` when the account's quota
-/// refuses it (LimitExceededException): then poll the group.
+/// refuses it (LimitExceededException): then poll the group. A destination that is not usable
+/// yet (its role or permission still propagating) is tried again with backoff for up to
+/// `wait_for_destination`; past that the error says so ([`Error::destination_not_ready`]).
 pub async fn subscribe(
     clients: &Clients,
     log_group: &str,
     dest: &PushDestination,
+    wait_for_destination: std::time::Duration,
 ) -> Result<SubscribeOutcome, Error> {
-    subscriptions::subscribe(clients, log_group, dest).await
+    subscriptions::subscribe(clients, log_group, dest, wait_for_destination).await
 }
 
 /// Remove our filter from `log_group` (only ours, by name). True when one was removed.

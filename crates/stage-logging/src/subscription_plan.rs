@@ -5,6 +5,8 @@
 //! computed here: the account's real quota answers (LimitExceededException on
 //! PutSubscriptionFilter), since it is 2 per group by default and higher in some accounts.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 /// The name of the one subscription filter this library puts on a log group.
@@ -106,6 +108,43 @@ pub(crate) fn decide_subscribe(
         }
         _ => SubscribeDecision::Put,
     }
+}
+
+/// Messages with which PutSubscriptionFilter refuses a destination it cannot use *yet*: its
+/// test delivery failed because the role CloudWatch Logs assumes, or the function's resource
+/// policy, was created moments ago and has not propagated, or the stream is still being
+/// created. AWS gives no distinct code for these, so the message is matched (as the Terraform
+/// AWS provider does for the same call).
+const NOT_READY_MESSAGES: &[&str] = &[
+    "Could not deliver test message",
+    "Could not deliver message to specified Kinesis stream",
+    "Could not execute the lambda function",
+    "permission to assume the provided role",
+];
+
+/// Whether a PutSubscriptionFilter error (code, message) is a destination not ready yet.
+pub(crate) fn destination_not_ready(code: Option<&str>, message: &str) -> bool {
+    match code {
+        Some("InvalidParameterException" | "ValidationException") => {
+            NOT_READY_MESSAGES.iter().any(|m| message.contains(m))
+        }
+        // "Multiple requests to modify the same resource were in conflict": try again.
+        Some("OperationAbortedException") => true,
+        _ => false,
+    }
+}
+
+/// The waits between attempts at a destination that is not ready: 1, 2, 4, 8, then 15 s,
+/// while their sum stays within `patience` (IAM propagation usually takes a few seconds and
+/// rarely more than a minute).
+pub(crate) fn not_ready_waits(patience: Duration) -> impl Iterator<Item = Duration> {
+    let mut total = Duration::ZERO;
+    (0u32..)
+        .map(|i| Duration::from_secs(1u64 << i.min(4)).min(Duration::from_secs(15)))
+        .take_while(move |w| {
+            total += *w;
+            total <= patience
+        })
 }
 
 /// How the forwarder is configured to ingest (`CEQUENCE_INGESTION`, template parameter
@@ -278,6 +317,48 @@ fn utc(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_still_propagating_is_told_from_a_bad_one() {
+        let ipe = Some("InvalidParameterException");
+        for m in [
+            "Could not deliver test message to specified Kinesis stream. Check if the given kinesis stream is in ACTIVE state.",
+            "Could not deliver test message to specified destination. Check if the destination is valid.",
+            "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your function.",
+        ] {
+            assert!(destination_not_ready(ipe, m), "{m}");
+        }
+        assert!(destination_not_ready(
+            Some("ValidationException"),
+            "Make sure you have given CloudWatch Logs permission to assume the provided role."
+        ));
+        assert!(destination_not_ready(Some("OperationAbortedException"), ""));
+        assert!(!destination_not_ready(
+            ipe,
+            "destinationArn for vendor lambda cannot be used with roleArn"
+        ));
+        assert!(!destination_not_ready(
+            Some("AccessDeniedException"),
+            "Could not deliver test message"
+        ));
+        assert!(!destination_not_ready(
+            None,
+            "Could not deliver test message"
+        ));
+    }
+
+    #[test]
+    fn waits_for_a_destination_stay_within_the_patience() {
+        let secs = |p: u64| {
+            not_ready_waits(Duration::from_secs(p))
+                .map(|w| w.as_secs())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(secs(0), Vec::<u64>::new());
+        assert_eq!(secs(3), vec![1, 2]);
+        assert_eq!(secs(60), vec![1, 2, 4, 8, 15, 15, 15]);
+        assert!(secs(60).iter().sum::<u64>() <= 60);
+    }
 
     const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:fwd";
     const STREAM: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/push";

@@ -1,6 +1,6 @@
 //! Carrying out the subscription decisions: describe, put and delete our filter on a log group.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatchlogs::operation::put_subscription_filter::PutSubscriptionFilterError;
 use aws_sdk_cloudwatchlogs::types::Distribution;
@@ -9,6 +9,7 @@ use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::calls::CallLog;
 use crate::clients::Clients;
@@ -80,31 +81,35 @@ pub(crate) async fn subscribe(
     clients: &Clients,
     log_group: &str,
     dest: &PushDestination,
+    wait_for_destination: Duration,
 ) -> Result<SubscribeOutcome, Error> {
     let mut calls = CallLog::default();
     let filters = describe(clients, log_group, &mut calls).await?;
     if let SubscribeDecision::Keep { creation_time_ms } = plan::decide_subscribe(&filters, dest) {
         return Ok(SubscribeOutcome::AlreadySubscribed { creation_time_ms });
     }
-    let call = calls.record("logs", "PutSubscriptionFilter", log_group);
-    let put = clients
-        .logs
-        .put_subscription_filter()
-        .log_group_name(log_group)
-        .filter_name(SUBSCRIPTION_FILTER_NAME)
-        .filter_pattern(FILTER_PATTERN)
-        .destination_arn(&dest.arn)
-        .set_role_arn(dest.role_arn.clone().filter(|r| !r.is_empty()))
-        // One log stream's payloads stay on one Kinesis shard, in order.
-        .distribution(Distribution::ByLogStream)
-        .customize()
-        .config_override(
-            aws_sdk_cloudwatchlogs::config::Builder::default()
-                .retry_classifier(QuotaIsNotThrottling),
-        )
-        .send()
-        .await;
-    if let Err(e) = put {
+    let started = Instant::now();
+    let mut waits = plan::not_ready_waits(wait_for_destination);
+    loop {
+        let call = calls.record("logs", "PutSubscriptionFilter", log_group);
+        let put = clients
+            .logs
+            .put_subscription_filter()
+            .log_group_name(log_group)
+            .filter_name(SUBSCRIPTION_FILTER_NAME)
+            .filter_pattern(FILTER_PATTERN)
+            .destination_arn(&dest.arn)
+            .set_role_arn(dest.role_arn.clone().filter(|r| !r.is_empty()))
+            // One log stream's payloads stay on one Kinesis shard, in order.
+            .distribution(Distribution::ByLogStream)
+            .customize()
+            .config_override(
+                aws_sdk_cloudwatchlogs::config::Builder::default()
+                    .retry_classifier(QuotaIsNotThrottling),
+            )
+            .send()
+            .await;
+        let Err(e) = put else { break };
         if e.as_service_error()
             .is_some_and(|se| se.is_limit_exceeded_exception())
         {
@@ -112,7 +117,28 @@ pub(crate) async fn subscribe(
                 others: plan::split(&filters).others,
             });
         }
-        return Err(Error::aws(&call, e));
+        let not_ready = plan::destination_not_ready(e.code(), e.message().unwrap_or_default());
+        match waits.next() {
+            Some(wait) if not_ready => {
+                tracing::info!(
+                    log_group,
+                    wait_ms = wait.as_millis() as u64,
+                    error = e.message().unwrap_or_default(),
+                    "the push destination is not ready yet (a new role or permission is still propagating); trying again"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            _ => {
+                let mut err = Error::aws(&call, e);
+                if not_ready {
+                    err = err.with_note(&format!(
+                        "the destination was still not ready after {} s; a role or permission created moments ago can take a minute to reach CloudWatch Logs, and the forwarder tries again on a later tick",
+                        started.elapsed().as_secs()
+                    ));
+                }
+                return Err(err);
+            }
+        }
     }
     // PutSubscriptionFilter answers nothing: read the creation time back.
     let after = plan::split(&describe(clients, log_group, &mut calls).await?);

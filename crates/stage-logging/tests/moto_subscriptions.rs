@@ -9,6 +9,8 @@
 //! place, as AWS does. moto also reports every filter as `ByLogStream` whatever was asked.
 
 use aws_sdk_cloudwatchlogs::types::{Distribution, SubscriptionFilter};
+use std::time::Duration;
+
 use aws_types::SdkConfig;
 use cq_stage_logging::{
     discover_ingestion, reconcile, rest_execution_log_group, restore_all, subscribe, subscriptions,
@@ -18,6 +20,9 @@ use cq_stage_logging::{
 use cq_test_support::MotoServer;
 
 const REGION: &str = "us-east-1";
+/// moto's destinations are usable at once; waiting for one that is not is tested with mocks
+/// (`subscriptions_mocked.rs`).
+const NO_WAIT: Duration = Duration::ZERO;
 const PUSH_ROLE: &str = "arn:aws:iam::123456789012:role/cequence-logs-to-kinesis";
 const CLOUDWATCH_ROLE: &str = "arn:aws:iam::123456789012:role/cequence-apigw-cloudwatch";
 
@@ -104,7 +109,9 @@ async fn subscribe_is_idempotent_updates_in_place_and_leaves_customer_filters_al
     assert_eq!(before.others, ["customer-siem"]);
 
     let SubscribeOutcome::Subscribed { creation_time_ms } =
-        subscribe(&clients, &g, &kinesis(&push)).await.unwrap()
+        subscribe(&clients, &g, &kinesis(&push), NO_WAIT)
+            .await
+            .unwrap()
     else {
         panic!("must subscribe");
     };
@@ -130,7 +137,9 @@ async fn subscribe_is_idempotent_updates_in_place_and_leaves_customer_filters_al
 
     // Again: nothing to do, same creation time.
     assert_eq!(
-        subscribe(&clients, &g, &kinesis(&push)).await.unwrap(),
+        subscribe(&clients, &g, &kinesis(&push), NO_WAIT)
+            .await
+            .unwrap(),
         SubscribeOutcome::AlreadySubscribed { creation_time_ms }
     );
     assert_eq!(
@@ -142,7 +151,9 @@ async fn subscribe_is_idempotent_updates_in_place_and_leaves_customer_filters_al
     );
 
     // A new destination on a full group (2 of 2 slots): ours is updated in place.
-    let outcome = subscribe(&clients, &g, &kinesis(&other)).await.unwrap();
+    let outcome = subscribe(&clients, &g, &kinesis(&other), NO_WAIT)
+        .await
+        .unwrap();
     assert!(
         matches!(outcome, SubscribeOutcome::Subscribed { .. }),
         "{outcome:?}"
@@ -172,7 +183,9 @@ async fn no_free_slot_when_the_account_quota_refuses_and_nothing_changes() {
     let before = filters(&logs, g).await;
 
     assert_eq!(
-        subscribe(&clients, g, &kinesis(&push)).await.unwrap(),
+        subscribe(&clients, g, &kinesis(&push), NO_WAIT)
+            .await
+            .unwrap(),
         SubscribeOutcome::NoFreeSlot {
             others: vec!["datadog".into(), "siem".into()]
         }
@@ -191,7 +204,7 @@ async fn no_free_slot_when_the_account_quota_refuses_and_nothing_changes() {
     );
 
     // A group that does not exist: an error naming the call, not a slot question.
-    let err = subscribe(&clients, "/no/such/group", &kinesis(&push))
+    let err = subscribe(&clients, "/no/such/group", &kinesis(&push), NO_WAIT)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("PutSubscriptionFilter"), "{err}");
@@ -208,7 +221,9 @@ async fn unsubscribe_removes_only_ours() {
     let g = rest_execution_log_group("abc123", "prod");
     group(&logs, &g).await;
     customer_filter(&logs, &g, "customer-siem", &siem).await;
-    subscribe(&clients, &g, &kinesis(&push)).await.unwrap();
+    subscribe(&clients, &g, &kinesis(&push), NO_WAIT)
+        .await
+        .unwrap();
     assert_eq!(filters(&logs, &g).await.len(), 2);
 
     assert!(unsubscribe(&clients, &g).await.unwrap());
@@ -243,11 +258,15 @@ async fn restore_removes_our_filter_and_status_shows_pushed_and_polled_groups() 
     let qa = rest_execution_log_group(&api, "qa");
 
     // dev: pushed; prod: both slots held by the customer; qa: a customer filter, one slot free.
-    subscribe(&clients, &dev, &kinesis(&push)).await.unwrap();
+    subscribe(&clients, &dev, &kinesis(&push), NO_WAIT)
+        .await
+        .unwrap();
     customer_filter(&logs, &prod, "datadog", &siem).await;
     customer_filter(&logs, &prod, "siem", &siem).await;
     assert!(matches!(
-        subscribe(&clients, &prod, &kinesis(&push)).await.unwrap(),
+        subscribe(&clients, &prod, &kinesis(&push), NO_WAIT)
+            .await
+            .unwrap(),
         SubscribeOutcome::NoFreeSlot { .. }
     ));
     customer_filter(&logs, &qa, "siem", &siem).await;
@@ -346,7 +365,9 @@ async fn restore_removes_our_filter_and_status_shows_pushed_and_polled_groups() 
 
     // REST capture turned off: the restore that follows also takes our filter away.
     assert_eq!(reconcile(&clients, &settings).await.changed(), 3);
-    subscribe(&clients, &qa, &kinesis(&push)).await.unwrap();
+    subscribe(&clients, &qa, &kinesis(&push), NO_WAIT)
+        .await
+        .unwrap();
     let off = CaptureSettings {
         rest_enabled: false,
         ..settings

@@ -545,7 +545,9 @@ async fn subscribe_captured(
     };
     let groups = crate::tick::groups_of(&fwd.config, &stages);
     let total = groups.len();
-    let mut patience = DESTINATION_WAIT;
+    // The stack created the stream's role (or the function's permission) moments ago: give
+    // it time to propagate, within this chunk's budget.
+    let mut wait = crate::tick::DestinationWait::new(DESTINATION_WAIT, chunk.stop_starting_at);
     for (done, group) in groups.into_iter().enumerate() {
         if chunk.stop_starting_at.is_some_and(|t| Instant::now() >= t) {
             tracing::warn!(
@@ -555,14 +557,8 @@ async fn subscribe_captured(
             );
             return;
         }
-        // The stack created the stream's role (or the function's permission) moments ago:
-        // give it time to propagate, within this chunk's budget.
-        // Once it has not become usable in time, the other groups are tried once each.
-        let wait = chunk
-            .stop_starting_at
-            .map_or(patience, |t| t.saturating_duration_since(Instant::now()))
-            .min(patience);
-        match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest, wait).await {
+        let patience = wait.next();
+        match cq_stage_logging::subscribe(&app.aws.stage, &group.log_group, &dest, patience).await {
             Ok(cq_stage_logging::SubscribeOutcome::NoFreeSlot { others }) => tracing::warn!(
                 log_group = %group.log_group,
                 others = %others.join(", "),
@@ -572,7 +568,7 @@ async fn subscribe_captured(
             // Not a reason to fail the stack: the group is polled meanwhile and the
             // forwarder's ticks subscribe it once the destination is usable.
             Err(e) if e.destination_not_ready() => {
-                patience = Duration::ZERO;
+                wait.spent();
                 tracing::warn!(log_group = %group.log_group, error = %e, "the push destination is not usable yet: this group is polled until a later tick subscribes it");
             }
             Err(e) => report

@@ -585,6 +585,31 @@ pub fn groups_of(cfg: &Config, stages: &[cq_stage_logging::StageStatus]) -> Vec<
         .collect()
 }
 
+/// How long the next subscribe of a run may wait for a push destination that is not usable yet
+/// (its role or permission still propagating): at most `max`, never past `until`, and nothing
+/// once one group found it still not ready, so the run's other groups are tried once each.
+pub struct DestinationWait {
+    max: Duration,
+    until: Option<Instant>,
+}
+
+impl DestinationWait {
+    pub fn new(max: Duration, until: Option<Instant>) -> Self {
+        Self { max, until }
+    }
+
+    pub fn next(&self) -> Duration {
+        self.until
+            .map_or(self.max, |t| t.saturating_duration_since(Instant::now()))
+            .min(self.max)
+    }
+
+    /// The destination did not become usable in time.
+    pub fn spent(&mut self) {
+        self.max = Duration::ZERO;
+    }
+}
+
 /// The destination our subscription filters deliver to.
 pub fn push_destination(cfg: &Config, function_arn: &str) -> cq_stage_logging::PushDestination {
     match &cfg.push_destination {
@@ -685,11 +710,11 @@ async fn apply_decisions(
     let dest = push_destination(cfg, &run.function_arn);
     // A tick polls too: a destination still propagating gets a few seconds, then the next
     // tick (a minute later) tries again.
-    let wait_for_destination = run
-        .deadline()
-        .saturating_duration_since(std::time::Instant::now())
-        .saturating_sub(Duration::from_millis(cfg.deadline_margin_ms as u64))
-        .min(SUBSCRIBE_WAIT);
+    let mut wait = DestinationWait::new(
+        SUBSCRIBE_WAIT,
+        run.deadline()
+            .checked_sub(Duration::from_millis(cfg.deadline_margin_ms as u64)),
+    );
     for d in decisions {
         match d {
             Decision::Subscribe { group, why } => {
@@ -700,9 +725,7 @@ async fn apply_decisions(
                     tracing::warn!(log_group = %group, "cannot push: this function's ARN is unknown (local run)");
                     continue;
                 }
-                match cq_stage_logging::subscribe(&aws.stage, &group, &dest, wait_for_destination)
-                    .await
-                {
+                match cq_stage_logging::subscribe(&aws.stage, &group, &dest, wait.next()).await {
                     Ok(cq_stage_logging::SubscribeOutcome::Subscribed { creation_time_ms })
                     | Ok(cq_stage_logging::SubscribeOutcome::AlreadySubscribed {
                         creation_time_ms,
@@ -728,6 +751,7 @@ async fn apply_decisions(
                         // A full group stays full for a while; a failed call is tried again
                         // soon, and a destination still propagating at the next tick.
                         let again = if e.destination_not_ready() {
+                            wait.spent();
                             0
                         } else {
                             ingestion::RETRY_FAILED_MS
@@ -762,6 +786,19 @@ async fn apply_decisions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_wait_is_bounded_and_spent_once_it_failed() {
+        let max = Duration::from_secs(10);
+        let mut open = DestinationWait::new(max, None);
+        assert_eq!(open.next(), max);
+        let later = DestinationWait::new(max, Some(Instant::now() + Duration::from_secs(3)));
+        assert!(later.next() <= Duration::from_secs(3) && later.next() > Duration::ZERO);
+        let past = DestinationWait::new(max, Instant::now().checked_sub(Duration::from_secs(1)));
+        assert_eq!(past.next(), Duration::ZERO);
+        open.spent();
+        assert_eq!(open.next(), Duration::ZERO);
+    }
 
     #[test]
     fn an_uncaptured_default_stage_is_reconciled_only_when_included() {

@@ -150,6 +150,16 @@ impl App {
     }
 }
 
+/// The AWS SDK's HTTPS client: rustls on ring, the crypto library the Edge client already
+/// links (the SDK's default would link aws-lc as well, about 2 MB of the binary). Trust roots
+/// are the system's, as with the default client.
+pub fn sdk_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// One HTTP client for the Edge, the token endpoint and CloudFormation answers. Redirects
 /// are never followed: a bearer token or a client secret must reach only the configured URL.
 pub fn http_client() -> reqwest::Client {

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_forwarder::app::{App, AwsClients};
+use lambda_forwarder::app::{self, App, AwsClients};
 use lambda_forwarder::config::Config;
 use lambda_forwarder::invocation::{self as handler, InvocationMeta};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -34,7 +34,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(error = %e, "invalid configuration");
     }
 
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(app::sdk_https_client())
+        .load()
+        .await;
     let app = App::new(AwsClients::new(&sdk), config);
 
     if local {

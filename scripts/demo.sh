@@ -17,7 +17,7 @@ py="$venv/bin/python"
 
 say "Building cq-apigw, the forwarder and the fake Cequence server (debug), and the Lambda zip (release)"
 cargo build --quiet -p cq-apigw -p lambda-forwarder -p cq-test-support --bins
-[ -f dist/cequence-apigw-forwarder.zip ] || scripts/build-lambda.sh
+[ -f dist/cequence-apigw-forwarder-arm64.zip ] || scripts/build-lambda.sh arm64
 bin="$root/target/debug"
 
 work=$(mktemp -d)

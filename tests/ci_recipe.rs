@@ -126,7 +126,8 @@ fn release_archives_match_binstall_and_the_recipe() {
         );
     }
     for published in [
-        "dist/cequence-apigw-forwarder.zip",
+        "dist/cequence-apigw-forwarder-arm64.zip",
+        "dist/cequence-apigw-forwarder-x86_64.zip",
         "SHA256SUMS",
         "tags: [\"v*\"]",
     ] {
@@ -144,7 +145,7 @@ fn release_archives_match_binstall_and_the_recipe() {
     );
     for file in [
         "cq-apigw-x86_64-unknown-linux-gnu.tar.gz",
-        "cequence-apigw-forwarder.zip",
+        "cequence-apigw-forwarder-arm64.zip",
         "SHA256SUMS",
     ] {
         assert!(doc.contains(file), "docs/ci.md does not fetch {file}");

@@ -40,6 +40,52 @@ fn missing_forwarder_zip_says_how_to_build_it() {
     assert_rejected(&bed, &mut cmd, "scripts/build-lambda.sh");
 }
 
+/// A package built for the other architecture deploys cleanly and then fails every invocation
+/// (exec format error): refused up front, naming the setting, the file and both fixes.
+#[test]
+fn a_forwarder_package_for_the_other_architecture_is_refused() {
+    use cq_test_support::lambda_zip::{forwarder_zip, EM_X86_64};
+    let bed = Bed::new();
+    let x86 = bed.dir.path().join("x86.zip");
+    std::fs::write(&x86, forwarder_zip(EM_X86_64, b"")).unwrap();
+    let mut cmd = bed.cli(&["enable", "--yes"]);
+    cmd.env("CQ_FORWARDER_ZIP", &x86);
+    assert_rejected(&bed, &mut cmd, "cequence_lambda_architecture=arm64: ");
+    let out = bed
+        .cli(&["enable", "--yes"])
+        .env("CQ_FORWARDER_ZIP", &x86)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    for want in [
+        "x86.zip holds a bootstrap built for x86_64",
+        "scripts/build-lambda.sh arm64",
+        "set cequence_lambda_architecture=x86_64",
+    ] {
+        assert!(err.contains(want), "expected `{want}` in: {err}");
+    }
+
+    // Said so, the x86_64 package is the right one.
+    let mut env = common::self_managed_env();
+    env.push(("cequence_lambda_architecture", "x86_64".into()));
+    bed.write_env(&env);
+    let out = bed
+        .cli(&["enable", "--dry-run", "--output", "json"])
+        .env("CQ_FORWARDER_ZIP", &x86)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+
+    env.pop();
+    env.push(("cequence_lambda_architecture", "graviton".into()));
+    bed.write_env(&env);
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["enable", "--yes"]),
+        "cequence_lambda_architecture=graviton: expected arm64",
+    );
+}
+
 #[test]
 fn unknown_key_and_missing_secret_are_configuration_errors() {
     let bed = Bed::new();

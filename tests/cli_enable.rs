@@ -95,9 +95,9 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
         assert!(keys
             .iter()
             .any(|k| k.starts_with("cloudformation/") && k.ends_with("/template.yaml")));
-        assert!(keys
-            .iter()
-            .any(|k| k.starts_with("lambda/") && k.ends_with("/cequence-apigw-forwarder.zip")));
+        assert!(keys.iter().any(
+            |k| k.starts_with("lambda/") && k.ends_with("/cequence-apigw-forwarder-arm64.zip")
+        ));
     }
 
     let ss = bed.stackset().expect("StackSet created");
@@ -120,6 +120,7 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
     assert_eq!(param("ReservedConcurrency").as_deref(), Some(""));
     assert_eq!(param("SpoolRetentionDays").as_deref(), Some("7"));
     assert_eq!(param("LambdaMemorySize").as_deref(), Some("1536"));
+    assert_eq!(param("LambdaArchitecture").as_deref(), Some("arm64"));
     assert_eq!(
         ss.permission_model().map(|p| p.as_str()),
         Some("SELF_MANAGED")
@@ -493,8 +494,10 @@ fn an_upgrade_limited_to_one_region_uploads_to_every_region_with_an_instance() {
     assert!(bed.instances().iter().any(|(_, r)| r == "eu-west-1"));
 
     // A new forwarder build: another content-addressed key.
-    let mut zip = std::fs::read(bed.dir.path().join("forwarder.zip")).unwrap();
-    zip.extend_from_slice(b"new build");
+    let zip = cq_test_support::lambda_zip::forwarder_zip(
+        cq_test_support::lambda_zip::EM_AARCH64,
+        b"new build",
+    );
     std::fs::write(bed.dir.path().join("forwarder.zip"), &zip).unwrap();
     let text = enable_ok(&bed, &["--regions", "us-east-1"]);
     assert!(text.contains("update StackSet"), "{text}");

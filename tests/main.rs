@@ -13,5 +13,6 @@ mod cli_doctor;
 mod cli_enable;
 mod cli_stage_logging;
 mod cli_status;
+mod lambda_zips;
 mod operator_guide;
 mod template;

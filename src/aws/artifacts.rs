@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::buckets::Artifact;
+use crate::config::keys as config_keys;
+use crate::config::LambdaArchitecture;
 use crate::error::{Error, Result};
 use crate::plan::keys;
+use crate::plan::package::{self, Machine};
 
 /// The template shipped with this build.
 pub const EMBEDDED_TEMPLATE: &str = include_str!("../../templates/template.yaml");
@@ -31,8 +34,9 @@ impl Artifacts {
     }
 }
 
-/// Read both artifacts; a missing file is a usage error (exit 2) saying how to get it.
-pub fn load() -> Result<Artifacts> {
+/// Read both artifacts; a missing file is a usage error (exit 2) saying how to get it, and a
+/// package built for another architecture than `arch` is refused the same way.
+pub fn load(arch: LambdaArchitecture) -> Result<Artifacts> {
     let template = match std::env::var_os(TEMPLATE_ENV) {
         Some(path) => std::fs::read(&path).map_err(|e| {
             Error::Usage(format!(
@@ -42,9 +46,10 @@ pub fn load() -> Result<Artifacts> {
         })?,
         None => EMBEDDED_TEMPLATE.as_bytes().to_vec(),
     };
-    let zip_path = locate_zip().map_err(Error::Usage)?;
+    let zip_path = locate_zip(arch).map_err(Error::Usage)?;
     let zip = std::fs::read(&zip_path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", zip_path.display())))?;
+    check_package(&zip_path, &zip, arch)?;
     Ok(Artifacts {
         template: Artifact {
             key: keys::template_key(&template),
@@ -52,20 +57,58 @@ pub fn load() -> Result<Artifacts> {
             content_type: "application/x-yaml",
         },
         forwarder: Artifact {
-            key: keys::forwarder_key(&zip),
+            key: keys::forwarder_key(&zip, arch),
             bytes: Arc::new(zip),
             content_type: "application/zip",
         },
     })
 }
 
-/// The forwarder zip `enable` would upload, found the way it finds it.
-pub fn locate_zip() -> std::result::Result<PathBuf, String> {
+/// The package at `path` can run on `arch`, else the error naming the setting, what the file
+/// holds and both ways out.
+pub fn check_package(path: &Path, zip: &[u8], arch: LambdaArchitecture) -> Result<()> {
+    let found = package::bootstrap_machine(zip).map_err(|why| {
+        Error::Usage(format!(
+            "{} is not a usable forwarder package: {why}; rebuild it with \
+             `scripts/build-lambda.sh {}`",
+            path.display(),
+            arch.as_str()
+        ))
+    })?;
+    if found == Machine::Known(arch) {
+        return Ok(());
+    }
+    let other = match found {
+        Machine::Known(a) => format!(
+            " or set {}={}",
+            config_keys::LAMBDA_ARCHITECTURE,
+            a.as_str()
+        ),
+        Machine::Other(_) => String::new(),
+    };
+    Err(Error::Config {
+        key: config_keys::LAMBDA_ARCHITECTURE.into(),
+        value: arch.as_str().into(),
+        fix: format!(
+            "{} holds a bootstrap built for {found}, which a {} function cannot run; build the \
+             {} package (`scripts/build-lambda.sh {}` writes dist/{}){other}",
+            path.display(),
+            arch.as_str(),
+            arch.as_str(),
+            arch.as_str(),
+            package::zip_name(arch),
+        ),
+    })
+}
+
+/// The forwarder zip `enable` would upload for `arch`, found the way it finds it.
+pub fn locate_zip(arch: LambdaArchitecture) -> std::result::Result<PathBuf, String> {
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     choose_zip(
+        &package::zip_name(arch),
         std::env::var_os(ZIP_ENV).map(PathBuf::from),
         exe_dir,
         &cwd,
@@ -73,9 +116,10 @@ pub fn locate_zip() -> std::result::Result<PathBuf, String> {
     )
 }
 
-/// Where the forwarder zip is: `$CQ_FORWARDER_ZIP`, else beside the executable, else
+/// Where the forwarder zip `name` is: `$CQ_FORWARDER_ZIP`, else beside the executable, else
 /// `dist/` under the current directory.
 pub fn choose_zip(
+    name: &str,
     from_env: Option<PathBuf>,
     exe_dir: Option<PathBuf>,
     cwd: &Path,
@@ -89,11 +133,9 @@ pub fn choose_zip(
         };
     }
     let candidates = exe_dir
-        .map(|d| d.join(keys::FORWARDER_ZIP_NAME))
+        .map(|d| d.join(name))
         .into_iter()
-        .chain(std::iter::once(
-            cwd.join("dist").join(keys::FORWARDER_ZIP_NAME),
-        ));
+        .chain(std::iter::once(cwd.join("dist").join(name)));
     let mut tried = Vec::new();
     for c in candidates {
         if exists(&c) {
@@ -102,11 +144,9 @@ pub fn choose_zip(
         tried.push(c.display().to_string());
     }
     Err(format!(
-        "the forwarder package {} was not found (looked in {}); build it with \
-         `scripts/build-lambda.sh` (writes dist/{}) or set {ZIP_ENV}",
-        keys::FORWARDER_ZIP_NAME,
+        "the forwarder package {name} was not found (looked in {}); build it with \
+         `scripts/build-lambda.sh` (writes dist/{name}) or set {ZIP_ENV}",
         tried.join(", "),
-        keys::FORWARDER_ZIP_NAME
     ))
 }
 
@@ -118,28 +158,65 @@ mod tests {
     fn env_wins_then_exe_dir_then_dist() {
         let cwd = Path::new("/work");
         let all = |_: &Path| true;
+        let name = "cequence-apigw-forwarder-arm64.zip";
         assert_eq!(
-            choose_zip(Some("/x/f.zip".into()), Some("/bin".into()), cwd, all).unwrap(),
+            choose_zip(name, Some("/x/f.zip".into()), Some("/bin".into()), cwd, all).unwrap(),
             PathBuf::from("/x/f.zip")
         );
         assert_eq!(
-            choose_zip(None, Some("/bin".into()), cwd, all).unwrap(),
-            PathBuf::from("/bin/cequence-apigw-forwarder.zip")
+            choose_zip(name, None, Some("/bin".into()), cwd, all).unwrap(),
+            PathBuf::from("/bin/cequence-apigw-forwarder-arm64.zip")
         );
         let only_dist = |p: &Path| p.starts_with("/work/dist");
         assert_eq!(
-            choose_zip(None, Some("/bin".into()), cwd, only_dist).unwrap(),
-            PathBuf::from("/work/dist/cequence-apigw-forwarder.zip")
+            choose_zip(name, None, Some("/bin".into()), cwd, only_dist).unwrap(),
+            PathBuf::from("/work/dist/cequence-apigw-forwarder-arm64.zip")
         );
     }
 
     #[test]
     fn missing_zip_says_how_to_build_it() {
         let none = |_: &Path| false;
-        let err = choose_zip(None, Some("/bin".into()), Path::new("/w"), none).unwrap_err();
+        let name = "cequence-apigw-forwarder-x86_64.zip";
+        let err = choose_zip(name, None, Some("/bin".into()), Path::new("/w"), none).unwrap_err();
         assert!(err.contains("scripts/build-lambda.sh"), "{err}");
-        let err = choose_zip(Some("/nope.zip".into()), None, Path::new("/w"), none).unwrap_err();
+        assert!(
+            err.contains("dist/cequence-apigw-forwarder-x86_64.zip"),
+            "{err}"
+        );
+        let err =
+            choose_zip(name, Some("/nope.zip".into()), None, Path::new("/w"), none).unwrap_err();
         assert!(err.contains("CQ_FORWARDER_ZIP=/nope.zip"), "{err}");
+    }
+
+    #[test]
+    fn a_package_for_the_other_architecture_is_refused_with_both_fixes() {
+        use cq_test_support::lambda_zip::{forwarder_zip, EM_AARCH64, EM_X86_64};
+        let path = Path::new("/d/f.zip");
+        let x86 = forwarder_zip(EM_X86_64, b"");
+        check_package(path, &x86, LambdaArchitecture::X86_64).unwrap();
+        check_package(
+            path,
+            &forwarder_zip(EM_AARCH64, b""),
+            LambdaArchitecture::Arm64,
+        )
+        .unwrap();
+        let err = check_package(path, &x86, LambdaArchitecture::Arm64).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        for want in [
+            "cequence_lambda_architecture=arm64",
+            "/d/f.zip holds a bootstrap built for x86_64",
+            "scripts/build-lambda.sh arm64",
+            "set cequence_lambda_architecture=x86_64",
+        ] {
+            assert!(text.contains(want), "{text}: wanted {want}");
+        }
+        let err = check_package(path, b"PK", LambdaArchitecture::Arm64).unwrap_err();
+        assert!(
+            err.to_string().contains("not a usable forwarder package"),
+            "{err}"
+        );
     }
 
     #[test]

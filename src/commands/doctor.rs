@@ -8,8 +8,8 @@ use crate::aws::deployment::resolve_regions;
 use crate::aws::{artifacts, identity, organization, preflight, Aws};
 use crate::cequence_auth::{request_token, TokenAnswer};
 use crate::cli::{DoctorArgs, GlobalArgs};
-use crate::config::model::{Config, PermissionModel, DEFAULT_ADMIN_ROLE};
-use crate::error::Result;
+use crate::config::model::{Config, LambdaArchitecture, PermissionModel, DEFAULT_ADMIN_ROLE};
+use crate::error::{Error, Result};
 use crate::output;
 use crate::plan::doctor::{
     concurrency_check, principal_of, simulations, Check, DoctorReport, Principal,
@@ -29,15 +29,28 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs, config: Config) -> Resu
     })
 }
 
-async fn checks(global: &GlobalArgs, config: &Config) -> Result<Vec<Check>> {
-    let mut checks = vec![match artifacts::locate_zip() {
-        Ok(p) => Check::ok("forwarder package", p.display().to_string()),
+/// The package `enable` would upload: found, readable and built for the configured architecture.
+fn package_check(arch: LambdaArchitecture) -> Check {
+    const NAME: &str = "forwarder package";
+    let path = match artifacts::locate_zip(arch) {
+        Ok(p) => p,
+        Err(e) => return Check::fail(NAME, e, "build or download it before `enable`"),
+    };
+    let checked = std::fs::read(&path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+        .and_then(|zip| artifacts::check_package(&path, &zip, arch));
+    match checked {
+        Ok(()) => Check::ok(NAME, format!("{} ({})", path.display(), arch.as_str())),
         Err(e) => Check::fail(
-            "forwarder package",
-            e,
-            "build or download it before `enable`",
+            NAME,
+            e.to_string(),
+            "build the package for the configured architecture before `enable`",
         ),
-    }];
+    }
+}
+
+async fn checks(global: &GlobalArgs, config: &Config) -> Result<Vec<Check>> {
+    let mut checks = vec![package_check(config.lambda_architecture)];
     let aws = Aws::load(global).await?;
     checks.push(Check::ok(
         "home region",

@@ -170,7 +170,7 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs, config: Config) -> Resu
     }
     let progress = Progress::new(!output::progress_wanted(global, args.output));
     // Local inputs first: a missing zip must fail before anything is created.
-    let artifacts = artifacts::load()?;
+    let artifacts = artifacts::load(config.lambda_architecture)?;
     let aws = Aws::load(global).await?;
     let dep = deployment::resolve(&aws, &config).await?;
     progress.note(format!(

@@ -36,6 +36,7 @@ pub const INGESTION: &str = "cequence_ingestion";
 pub const PUSH_DESTINATION: &str = "cequence_push_destination";
 pub const KINESIS_SHARD_COUNT: &str = "cequence_kinesis_shard_count";
 pub const LAMBDA_MEMORY_MB: &str = "cequence_lambda_memory_mb";
+pub const LAMBDA_ARCHITECTURE: &str = "cequence_lambda_architecture";
 pub const RESERVED_CONCURRENCY: &str = "cequence_reserved_concurrency";
 pub const SPOOL_RETENTION_DAYS: &str = "cequence_spool_retention_days";
 
@@ -69,6 +70,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     PUSH_DESTINATION,
     KINESIS_SHARD_COUNT,
     LAMBDA_MEMORY_MB,
+    LAMBDA_ARCHITECTURE,
     RESERVED_CONCURRENCY,
     SPOOL_RETENTION_DAYS,
 ];

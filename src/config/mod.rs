@@ -8,7 +8,7 @@
 //! live in [`resolve`], which takes everything as values so tests need no files or env.
 
 mod accounts_csv;
-mod keys;
+pub mod keys;
 mod layers;
 pub mod model;
 mod regions;
@@ -295,6 +295,11 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         keys::DEFAULT_LAMBDA_MEMORY_MB,
         |s| parse_whole_number(s, keys::LAMBDA_MEMORY_MB_RANGE),
     );
+    let lambda_architecture = r.typed(
+        keys::LAMBDA_ARCHITECTURE,
+        LambdaArchitecture::default(),
+        parse_lambda_architecture,
+    );
     let reserved_concurrency = r.optional(keys::RESERVED_CONCURRENCY, |s| {
         parse_reserved_concurrency(s, keys::RESERVED_CONCURRENCY_RANGE)
     });
@@ -423,6 +428,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         push_destination,
         kinesis_shard_count,
         lambda_memory_mb,
+        lambda_architecture,
         reserved_concurrency,
         spool_retention_days,
     })

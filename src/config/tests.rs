@@ -102,6 +102,7 @@ fn defaults_match_the_spec() {
     assert_eq!(c.push_destination, PushDestination::Lambda);
     assert_eq!(c.kinesis_shard_count, 1);
     assert_eq!(c.lambda_memory_mb, 1536);
+    assert_eq!(c.lambda_architecture, LambdaArchitecture::Arm64);
     assert_eq!(c.reserved_concurrency, None);
     assert_eq!(c.spool_retention_days, 7);
 }
@@ -113,6 +114,7 @@ fn ingestion_settings_load_from_file_and_env() {
         ("cequence_push_destination", "kinesis"),
         ("cequence_kinesis_shard_count", "4"),
         ("cequence_lambda_memory_mb", "512"),
+        ("cequence_lambda_architecture", "amd64"),
         ("cequence_spool_retention_days", "30"),
     ]);
     let e = env(&[("CEQUENCE_RESERVED_CONCURRENCY", "8")]);
@@ -121,6 +123,7 @@ fn ingestion_settings_load_from_file_and_env() {
     assert_eq!(c.push_destination, PushDestination::Kinesis);
     assert_eq!(c.kinesis_shard_count, 4);
     assert_eq!(c.lambda_memory_mb, 512);
+    assert_eq!(c.lambda_architecture, LambdaArchitecture::X86_64);
     assert_eq!(c.reserved_concurrency, Some(8));
     assert_eq!(c.spool_retention_days, 30);
     // Blank means the default (no reservation).
@@ -144,6 +147,7 @@ fn bad_ingestion_settings_name_key_value_and_fix() {
         ("cequence_kinesis_shard_count", "65", "from 1 to 64"),
         ("cequence_lambda_memory_mb", "64", "from 128 to 10240"),
         ("cequence_lambda_memory_mb", "1.5GB", "from 128 to 10240"),
+        ("cequence_lambda_architecture", "ppc64", "expected arm64"),
         ("cequence_reserved_concurrency", "0", "leave it empty"),
         ("cequence_reserved_concurrency", "lots", "from 1 to 9999"),
         ("cequence_spool_retention_days", "366", "from 1 to 365"),

@@ -3,7 +3,9 @@
 
 use std::ops::RangeInclusive;
 
-use super::model::{DeploymentType, IngestionMode, LogLevel, PushDestination, RegionSelection};
+use super::model::{
+    DeploymentType, IngestionMode, LambdaArchitecture, LogLevel, PushDestination, RegionSelection,
+};
 use super::regions::{check_region, ALL};
 
 /// `true`/`false`, and also `yes`/`no`, `1`/`0` (any case): the vendor bundle writes
@@ -52,6 +54,14 @@ pub fn parse_push_destination(s: &str) -> Result<PushDestination, String> {
                   the stack creates)"
                 .into(),
         ),
+    }
+}
+
+pub fn parse_lambda_architecture(s: &str) -> Result<LambdaArchitecture, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "arm64" | "aarch64" => Ok(LambdaArchitecture::Arm64),
+        "x86_64" | "amd64" | "x86-64" => Ok(LambdaArchitecture::X86_64),
+        _ => Err("expected arm64 (Graviton, 20% cheaper per GB-s) or x86_64".into()),
     }
 }
 
@@ -408,6 +418,26 @@ mod tests {
         assert!(parse_push_destination("firehose")
             .unwrap_err()
             .contains("lambda"));
+    }
+
+    #[test]
+    fn lambda_architecture_takes_lambdas_names_and_the_usual_aliases() {
+        for s in ["arm64", " ARM64 ", "aarch64"] {
+            assert_eq!(
+                parse_lambda_architecture(s),
+                Ok(LambdaArchitecture::Arm64),
+                "{s}"
+            );
+        }
+        for s in ["x86_64", "amd64", "X86-64"] {
+            assert_eq!(
+                parse_lambda_architecture(s),
+                Ok(LambdaArchitecture::X86_64),
+                "{s}"
+            );
+        }
+        let err = parse_lambda_architecture("graviton").unwrap_err();
+        assert!(err.contains("arm64") && err.contains("x86_64"), "{err}");
     }
 
     #[test]

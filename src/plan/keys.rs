@@ -6,8 +6,9 @@
 
 use sha2::{Digest, Sha256};
 
-/// File name of the forwarder package, in `dist/` and in the bucket.
-pub const FORWARDER_ZIP_NAME: &str = "cequence-apigw-forwarder.zip";
+use super::package;
+use crate::config::LambdaArchitecture;
+
 /// File name of the StackSet template in the bucket.
 pub const TEMPLATE_NAME: &str = "template.yaml";
 
@@ -34,9 +35,10 @@ pub fn template_key(template: &[u8]) -> String {
     format!("cloudformation/{}/{TEMPLATE_NAME}", short_digest(template))
 }
 
-/// `lambda/<sha256-12>/cequence-apigw-forwarder.zip`
-pub fn forwarder_key(zip: &[u8]) -> String {
-    format!("lambda/{}/{FORWARDER_ZIP_NAME}", short_digest(zip))
+/// `lambda/<sha256-12>/cequence-apigw-forwarder-<arch>.zip`: the architecture stays visible
+/// in the bucket, and one region can hold both builds.
+pub fn forwarder_key(zip: &[u8], arch: LambdaArchitecture) -> String {
+    format!("lambda/{}/{}", short_digest(zip), package::zip_name(arch))
 }
 
 /// The virtual-hosted S3 URL CloudFormation reads the template from.
@@ -73,8 +75,8 @@ mod tests {
         assert!(a.starts_with("cloudformation/") && a.ends_with("/template.yaml"));
         // sha256("") = e3b0c44298fc1c149afbf4c8996fb924...
         assert_eq!(
-            forwarder_key(b""),
-            "lambda/e3b0c44298fc/cequence-apigw-forwarder.zip"
+            forwarder_key(b"", LambdaArchitecture::Arm64),
+            "lambda/e3b0c44298fc/cequence-apigw-forwarder-arm64.zip"
         );
     }
 

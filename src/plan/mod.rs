@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod destroy;
 pub mod doctor;
 pub mod keys;
+pub mod package;
 pub mod parameters;
 pub mod policy;
 pub mod regions;

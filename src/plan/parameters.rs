@@ -112,6 +112,10 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
         p("KinesisShardCount", config.kinesis_shard_count.to_string()),
         p("LambdaMemorySize", config.lambda_memory_mb.to_string()),
         p(
+            "LambdaArchitecture",
+            config.lambda_architecture.as_str().to_string(),
+        ),
+        p(
             "ReservedConcurrency",
             config
                 .reserved_concurrency
@@ -170,7 +174,9 @@ pub fn mask(key: &str, value: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::model::{DeploymentType, LogLevel, RegionSelection, Secret};
+    use crate::config::model::{
+        DeploymentType, LambdaArchitecture, LogLevel, RegionSelection, Secret,
+    };
 
     pub(crate) fn sample_config() -> Config {
         Config {
@@ -203,6 +209,7 @@ pub(crate) mod tests {
             push_destination: crate::config::model::PushDestination::Lambda,
             kinesis_shard_count: 1,
             lambda_memory_mb: 1536,
+            lambda_architecture: LambdaArchitecture::Arm64,
             reserved_concurrency: None,
             spool_retention_days: 7,
         }
@@ -243,6 +250,7 @@ pub(crate) mod tests {
                 "PushDestination",
                 "KinesisShardCount",
                 "LambdaMemorySize",
+                "LambdaArchitecture",
                 "ReservedConcurrency",
                 "SpoolRetentionDays",
             ]
@@ -259,6 +267,7 @@ pub(crate) mod tests {
         assert_eq!(get("PushDestination"), "lambda");
         assert_eq!(get("KinesisShardCount"), "1");
         assert_eq!(get("LambdaMemorySize"), "1536");
+        assert_eq!(get("LambdaArchitecture"), "arm64");
         assert_eq!(get("ReservedConcurrency"), "");
         assert_eq!(get("SpoolRetentionDays"), "7");
         let mut pushed = sample_config();

@@ -39,6 +39,7 @@ Parameters:
   PushDestination: {Type: String, Default: lambda}
   KinesisShardCount: {Type: Number, Default: 1}
   LambdaMemorySize: {Type: Number, Default: 1536}
+  LambdaArchitecture: {Type: String, Default: arm64}
   ReservedConcurrency: {Type: String, Default: ""}
   SpoolRetentionDays: {Type: Number, Default: 7}
 Resources:
@@ -85,9 +86,14 @@ impl Bed {
     pub fn with_env(vars: &[(&str, String)]) -> Bed {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("template.yaml"), TEST_TEMPLATE).unwrap();
+        // A real package layout (the CLI reads the bootstrap's ELF machine), for the default
+        // architecture, arm64.
         std::fs::write(
             dir.path().join("forwarder.zip"),
-            b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            cq_test_support::lambda_zip::forwarder_zip(
+                cq_test_support::lambda_zip::EM_AARCH64,
+                b"",
+            ),
         )
         .unwrap();
         let bed = Bed {

@@ -21,6 +21,7 @@ pub mod fake_cequence;
 pub mod fault_proxy;
 pub mod forwarder_env;
 pub mod http;
+pub mod lambda_zip;
 pub mod logs_standin;
 pub mod moto;
 pub mod moto_resources;

@@ -23,7 +23,7 @@ done
 venv=$("$root/scripts/python-tools.sh" | tail -n1)
 if [ -z "$bootstrap" ]; then
   "$root/scripts/build-lambda.sh"
-  bootstrap="$root/target/x86_64-unknown-linux-gnu/release/bootstrap"
+  bootstrap="$root/target/x86_64-unknown-linux-gnu/lambda/bootstrap"
 fi
 # Without the `aws` feature the harness compiles no AWS SDK crate.
 cargo build --quiet --release -p cq-test-support --no-default-features --bin bench-forwarder

@@ -10,6 +10,8 @@
 # glibc (the `.2.34` suffix of the target) and cross-links aarch64 without any other toolchain.
 # Why one cargo run for both: the build scripts and proc macros (host code) are built once.
 # Why `-p lambda-forwarder`: building only that package keeps the CLI's features out of it.
+# Why `--profile lambda`: the release profile with fat LTO and one codegen unit (Cargo.toml),
+# a smaller zip and a faster tick for a longer link; the CLI keeps thin LTO.
 # The zips are deterministic (fixed mtime and permissions), so the CLI's content-addressed S3
 # key is stable across rebuilds of the same code.
 set -euo pipefail
@@ -41,12 +43,12 @@ for a in "${archs[@]}"; do
 done
 
 started=$(date +%s)
-cargo zigbuild --release -p lambda-forwarder --bin bootstrap "${targets[@]}"
+cargo zigbuild --profile lambda -p lambda-forwarder --bin bootstrap "${targets[@]}"
 elapsed=$(( $(date +%s) - started ))
 
 mkdir -p "$root/dist"
 for a in "${archs[@]}"; do
-  bin="$root/target/$(triple "$a")/release/bootstrap"
+  bin="$root/target/$(triple "$a")/lambda/bootstrap"
   [ -x "$bin" ] || { echo "build-lambda: $bin was not produced" >&2; exit 1; }
   zip="$root/dist/cequence-apigw-forwarder-$(name "$a").zip"
   "$venv/bin/python" - "$bin" "$zip" <<'PY'

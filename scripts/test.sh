@@ -35,7 +35,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test"
-export CQ_BOOTSTRAP_BIN="$root/target/x86_64-unknown-linux-gnu/release/bootstrap"
+export CQ_BOOTSTRAP_BIN="$root/target/x86_64-unknown-linux-gnu/lambda/bootstrap"
 export CQ_FORWARDER_ZIP="$root/dist/cequence-apigw-forwarder-arm64.zip"
 cargo test --workspace --no-fail-fast
 

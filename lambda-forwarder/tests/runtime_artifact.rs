@@ -4,11 +4,11 @@
 //! serves an invocation and delivers a tick. Also checks that it needs no glibc newer than
 //! Amazon Linux 2023's 2.34.
 //!
-//! The binary comes from `CQ_BOOTSTRAP_BIN`, else `target/x86_64-unknown-linux-gnu/release/
-//! bootstrap` (built by `scripts/build-lambda.sh`). Without one, the tests are skipped with a
-//! printed reason — except in CI (`CI=true`), where a missing artifact fails. The arm64 build
-//! (`target/aarch64-unknown-linux-gnu/release/bootstrap` or `CQ_BOOTSTRAP_ARM64_BIN`) cannot run
-//! here and is checked by its ELF headers.
+//! The binary comes from `CQ_BOOTSTRAP_BIN`, else `target/x86_64-unknown-linux-gnu/lambda/
+//! bootstrap` (built by `scripts/build-lambda.sh` with the `lambda` profile). Without one, the
+//! tests are skipped with a printed reason — except in CI (`CI=true`), where a missing artifact
+//! fails. The arm64 build (`target/aarch64-unknown-linux-gnu/lambda/bootstrap` or
+//! `CQ_BOOTSTRAP_ARM64_BIN`) is checked by its ELF headers and run under qemu-user.
 
 use crate::support;
 
@@ -26,7 +26,7 @@ fn bootstrap_bin() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             cq_test_support::moto::workspace_root()
-                .join("target/x86_64-unknown-linux-gnu/release/bootstrap")
+                .join("target/x86_64-unknown-linux-gnu/lambda/bootstrap")
         });
     if path.is_file() {
         return Some(path);
@@ -197,7 +197,7 @@ fn arm64_bootstrap_bin() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             cq_test_support::moto::workspace_root()
-                .join("target/aarch64-unknown-linux-gnu/release/bootstrap")
+                .join("target/aarch64-unknown-linux-gnu/lambda/bootstrap")
         });
     if path.is_file() {
         return Some(path);

@@ -119,7 +119,7 @@ fn fresh_enable_creates_buckets_artifacts_stackset_and_instances() {
     assert_eq!(param("KinesisShardCount").as_deref(), Some("1"));
     assert_eq!(param("ReservedConcurrency").as_deref(), Some(""));
     assert_eq!(param("SpoolRetentionDays").as_deref(), Some("7"));
-    assert_eq!(param("LambdaMemorySize").as_deref(), Some("1536"));
+    assert_eq!(param("LambdaMemorySize").as_deref(), Some("1024"));
     assert_eq!(param("LambdaArchitecture").as_deref(), Some("arm64"));
     assert_eq!(
         ss.permission_model().map(|p| p.as_str()),

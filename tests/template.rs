@@ -264,7 +264,7 @@ fn parameter_defaults_and_constraints() {
     }
     for (name, min, max, default) in [
         ("KinesisShardCount", 1, 64, 1),
-        ("LambdaMemorySize", 128, 10240, 1536),
+        ("LambdaMemorySize", 128, 10240, 1024),
         ("SpoolRetentionDays", 1, 365, 7),
     ] {
         let n = p(name);
@@ -1435,7 +1435,7 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     assert_eq!(conf.handler(), Some("bootstrap"));
     assert_eq!(conf.timeout(), Some(55));
     // LambdaMemorySize's default: the size the benchmark chose (docs/benchmark.md).
-    assert_eq!(conf.memory_size(), Some(1536));
+    assert_eq!(conf.memory_size(), Some(1024));
     assert_eq!(conf.code_size(), EMPTY_ZIP.len() as i64);
     assert_eq!(conf.architectures(), [Architecture::Arm64]);
     assert_eq!(

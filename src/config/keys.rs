@@ -86,8 +86,9 @@ pub const KINESIS_SHARD_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=64;
 /// The forwarder's memory (template parameter LambdaMemorySize). Lambda gives CPU in
 /// proportion (1 vCPU at 1,769 MB); the default is the smallest size at which one tick carries
 /// the vendor's published minute (223,500 requests) within its deadline at 25 pages/s, with
-/// headroom (docs/benchmark.md, "Memory"). Lambda's own range.
-pub const DEFAULT_LAMBDA_MEMORY_MB: u32 = 1536;
+/// headroom: 15 s of the 55 left and at most two thirds of the CPU the size buys, for a slower
+/// CPU than the benchmark's (docs/benchmark.md, "Memory"). Lambda's own range.
+pub const DEFAULT_LAMBDA_MEMORY_MB: u32 = 1024;
 pub const LAMBDA_MEMORY_MB_RANGE: std::ops::RangeInclusive<u32> = 128..=10240;
 /// Reserved concurrency, when set: the template's ReservedConcurrency pattern (1-9999).
 pub const RESERVED_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=9999;

@@ -101,7 +101,7 @@ fn defaults_match_the_spec() {
     assert_eq!(c.ingestion, IngestionMode::Auto);
     assert_eq!(c.push_destination, PushDestination::Lambda);
     assert_eq!(c.kinesis_shard_count, 1);
-    assert_eq!(c.lambda_memory_mb, 1536);
+    assert_eq!(c.lambda_memory_mb, 1024);
     assert_eq!(c.lambda_architecture, LambdaArchitecture::Arm64);
     assert_eq!(c.reserved_concurrency, None);
     assert_eq!(c.spool_retention_days, 7);

@@ -38,7 +38,7 @@ Parameters:
   CequenceIngestion: {Type: String, Default: auto}
   PushDestination: {Type: String, Default: lambda}
   KinesisShardCount: {Type: Number, Default: 1}
-  LambdaMemorySize: {Type: Number, Default: 1536}
+  LambdaMemorySize: {Type: Number, Default: 1024}
   LambdaArchitecture: {Type: String, Default: arm64}
   ReservedConcurrency: {Type: String, Default: ""}
   SpoolRetentionDays: {Type: Number, Default: 7}

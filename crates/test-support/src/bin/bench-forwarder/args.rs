@@ -24,7 +24,7 @@ usage: bench-forwarder --bootstrap PATH [options]
                          poll-half-5, push-direct, push-kinesis
   --tick-gap SECS        time between steady-state ticks (default 60)
   --steady-ticks N       ticks after the quiet one before giving up (default 5)
-  --memory MB            function memory for deadline runs and push (default 1536, the template's)
+  --memory MB            function memory for deadline runs and push (default 1024, the template's)
   --timeout SECS         function timeout for deadline runs and push (default 55)
   --push-concurrency N   execution environments for push-direct (default 8)
   --kinesis-shards N     shards for push-kinesis (default 4)
@@ -76,7 +76,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Args {
         scenarios: ALL_SCENARIOS.iter().map(|s| s.to_string()).collect(),
         tick_gap: Duration::from_secs(60),
         steady_ticks: 5,
-        memory_mb: 1536,
+        memory_mb: 1024,
         timeout: Duration::from_secs(55),
         push_concurrency: 8,
         kinesis_shards: 4,

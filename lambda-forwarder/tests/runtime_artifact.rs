@@ -21,18 +21,28 @@ use cq_test_support::stats_line;
 use cq_test_support::{FakeCequence, MotoServer};
 use support::*;
 
+/// The x86_64 release `bootstrap`, which this host runs.
 fn bootstrap_bin() -> Option<PathBuf> {
-    let path = std::env::var("CQ_BOOTSTRAP_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            cq_test_support::moto::workspace_root()
-                .join("target/x86_64-unknown-linux-gnu/lambda/bootstrap")
-        });
+    release_bin("CQ_BOOTSTRAP_BIN", "x86_64-unknown-linux-gnu")
+}
+
+/// The arm64 release `bootstrap` (`scripts/build-lambda.sh` builds both): read by its ELF
+/// headers, and run under qemu-user.
+fn arm64_bootstrap_bin() -> Option<PathBuf> {
+    release_bin("CQ_BOOTSTRAP_ARM64_BIN", "aarch64-unknown-linux-gnu")
+}
+
+/// `$var`, else the `lambda` profile's build for `triple`; `None` with the reason printed when
+/// it is missing, except in CI (`CI=true`), where that fails the test.
+fn release_bin(var: &str, triple: &str) -> Option<PathBuf> {
+    let path = std::env::var(var).map(PathBuf::from).unwrap_or_else(|_| {
+        cq_test_support::moto::workspace_root().join(format!("target/{triple}/lambda/bootstrap"))
+    });
     if path.is_file() {
         return Some(path);
     }
     let reason = format!(
-        "no release bootstrap at {} (run scripts/build-lambda.sh or set CQ_BOOTSTRAP_BIN)",
+        "no release bootstrap at {} (run scripts/build-lambda.sh or set {var})",
         path.display()
     );
     if std::env::var("CI").as_deref() == Ok("true") {
@@ -188,29 +198,6 @@ fn glibc_version_parsing() {
     let readelf = "  0x0010:   Name: GLIBC_2.17  Flags: none  Version: 3\n\
                    0x0020:   Name: GLIBC_2.34  Flags: none  Version: 5\n";
     assert_eq!(glibc_versions(readelf), vec![(2, 17), (2, 34)]);
-}
-
-/// The arm64 release `bootstrap` (`scripts/build-lambda.sh` builds both): this x86_64 host
-/// cannot run it, so it is checked by reading its ELF headers only.
-fn arm64_bootstrap_bin() -> Option<PathBuf> {
-    let path = std::env::var("CQ_BOOTSTRAP_ARM64_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            cq_test_support::moto::workspace_root()
-                .join("target/aarch64-unknown-linux-gnu/lambda/bootstrap")
-        });
-    if path.is_file() {
-        return Some(path);
-    }
-    let reason = format!(
-        "no arm64 release bootstrap at {} (run scripts/build-lambda.sh or set CQ_BOOTSTRAP_ARM64_BIN)",
-        path.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-    None
 }
 
 /// `readelf` output for `bin` (readelf reads every machine; this host's objdump only its own).

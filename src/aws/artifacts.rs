@@ -90,7 +90,7 @@ pub fn check_package(path: &Path, zip: &[u8], arch: LambdaArchitecture) -> Resul
         key: config_keys::LAMBDA_ARCHITECTURE.into(),
         value: arch.as_str().into(),
         fix: format!(
-            "{} holds a bootstrap built for {found}, which a {} function cannot run; build the \
+            "{} holds a bootstrap built for {found}, which an {} function cannot run; build the \
              {} package (`scripts/build-lambda.sh {}` writes dist/{}){other}",
             path.display(),
             arch.as_str(),

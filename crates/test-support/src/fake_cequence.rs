@@ -456,7 +456,10 @@ mod tests {
     #[test]
     fn tokens_expire_by_their_own_exp_and_rotation_refuses_the_old_secret() {
         let fake = FakeCequence::start();
-        fake.set_token_lifetime(Duration::from_secs(1));
+        // `exp` is whole seconds (issue second + lifetime): a 1 s token issued just before a
+        // second ends is already expired a millisecond later, so the lifetime is 2 s (valid
+        // for at least 1 s) and the wait 3.1 s (past `exp` whenever it was issued).
+        fake.set_token_lifetime(Duration::from_secs(2));
         let auth = bearer(&token(&fake, "test-secret"));
         let ok = post(
             &fake,
@@ -465,7 +468,7 @@ mod tests {
             &batch(&["a"]),
         );
         assert_eq!(ok.status, 200);
-        std::thread::sleep(Duration::from_millis(2_100));
+        std::thread::sleep(Duration::from_millis(3_100));
         let late = post(
             &fake,
             EDGE_PATH,

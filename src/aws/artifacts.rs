@@ -47,9 +47,7 @@ pub fn load(arch: LambdaArchitecture) -> Result<Artifacts> {
         None => EMBEDDED_TEMPLATE.as_bytes().to_vec(),
     };
     let zip_path = locate_zip(arch).map_err(Error::Usage)?;
-    let zip = std::fs::read(&zip_path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", zip_path.display())))?;
-    check_package(&zip_path, &zip, arch)?;
+    let zip = read_package(&zip_path, arch)?;
     Ok(Artifacts {
         template: Artifact {
             key: keys::template_key(&template),
@@ -62,6 +60,15 @@ pub fn load(arch: LambdaArchitecture) -> Result<Artifacts> {
             content_type: "application/zip",
         },
     })
+}
+
+/// The bytes of the package at `path`, once they are known to run on `arch` (`enable` uploads
+/// them; `doctor` reports the same verdict).
+pub fn read_package(path: &Path, arch: LambdaArchitecture) -> Result<Vec<u8>> {
+    let zip = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    check_package(path, &zip, arch)?;
+    Ok(zip)
 }
 
 /// The package at `path` can run on `arch`, else the error naming the setting, what the file

@@ -9,7 +9,7 @@ use crate::aws::{artifacts, identity, organization, preflight, Aws};
 use crate::cequence_auth::{request_token, TokenAnswer};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::config::model::{Config, LambdaArchitecture, PermissionModel, DEFAULT_ADMIN_ROLE};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output;
 use crate::plan::doctor::{
     concurrency_check, principal_of, simulations, Check, DoctorReport, Principal,
@@ -36,11 +36,8 @@ fn package_check(arch: LambdaArchitecture) -> Check {
         Ok(p) => p,
         Err(e) => return Check::fail(NAME, e, "build or download it before `enable`"),
     };
-    let checked = std::fs::read(&path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
-        .and_then(|zip| artifacts::check_package(&path, &zip, arch));
-    match checked {
-        Ok(()) => Check::ok(NAME, format!("{} ({})", path.display(), arch.as_str())),
+    match artifacts::read_package(&path, arch) {
+        Ok(_) => Check::ok(NAME, format!("{} ({})", path.display(), arch.as_str())),
         Err(e) => Check::fail(
             NAME,
             e.to_string(),

@@ -19,7 +19,9 @@ Account Management ListRegions (moto has none), answering from the region list m
 DescribeRegions uses, so both APIs agree on what is enabled. For `cq-apigw doctor` it adds
 Lambda GetAccountSettings and IAM SimulatePrincipalPolicy (moto has neither), both computed
 from moto's own state: its functions' reserved concurrency, and the principal's policies
-evaluated by moto's IAM policy engine.
+evaluated by moto's IAM policy engine. It lets CloudWatch Logs deliveries take a REST API
+stage's execution logs as a source (moto refuses service `apigateway`), with the checks AWS
+makes, and refuses to delete a delivery source or destination a delivery still uses.
 
 Usage: python moto_server.py [--port N] [--port-file F] [--exit-on-stdin-close]
 With --port 0 a free port is chosen; the chosen port is printed as `PORT=<n>` on stdout
@@ -225,6 +227,7 @@ def patch_moto() -> None:
     apigw_models.Stage.apply_operations = apply_operations
 
     patch_apigatewayv2_stages()
+    patch_logs_deliveries()
     patch_account_list_regions()
     patch_lambda_account_settings()
     patch_iam_simulate_principal_policy()
@@ -305,6 +308,166 @@ def patch_apigatewayv2_stages() -> None:
 
     v2_responses.ApiGatewayV2Response.update_stage = update_stage
     v2_responses.ApiGatewayV2Response.delete_access_log_settings = delete_access_log_settings
+
+
+def patch_logs_deliveries() -> None:
+    """CloudWatch Logs deliveries of API Gateway REST execution logs, as the API Gateway guide
+    ("Create a log delivery for REST API execution logs") and the Logs API reference describe
+    them. moto 5.2.5 refuses PutDeliverySource for service `apigateway` ("Cannot access
+    provided service."); here it takes logType EXECUTION_LOGS (the only one API Gateway
+    offers) for `arn:aws:apigateway:{region}:{account-id}:/restapis/{id}/stages/{stage}`.
+    Other services keep moto's behaviour. Refusals use moto's logs ValidationException and
+    ConflictException, the two errors the Logs reference lists for these operations.
+    moto has no DescribeConfigurationTemplates, so none is added here, and nothing is
+    delivered (tests write the delivered records themselves)."""
+    import re
+
+    from moto.apigateway.models import apigateway_backends
+    from moto.logs import models as logs_models
+    from moto.logs.exceptions import ConflictException, ValidationException
+
+    backend_cls = logs_models.LogsBackend
+    stage_arn = re.compile(
+        r"arn:aws[\w-]*:apigateway:([\w-]+):(\d{12}):/restapis/([^/]+)/stages/([^/]+)"
+    )
+
+    # Delivery source and destination names: length 1-60, pattern [\w-]* (Logs API
+    # reference); moto checks neither, and boto3/the Rust SDK do not check pattern or max.
+    def check_name(name):
+        if not name or len(name) > 60:
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                "constraint: Member must have length between 1 and 60"
+            )
+        if not re.fullmatch(r"[\w-]*", name, re.ASCII):
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                r"constraint: Member must satisfy regular expression pattern: [\w-]*"
+            )
+
+    original_put_source = backend_cls.put_delivery_source
+
+    def put_delivery_source(self, name, resource_arn, log_type, tags):
+        check_name(name)
+        if (resource_arn or "").split(":")[2:3] != ["apigateway"]:
+            return original_put_source(self, name, resource_arn, log_type, tags)
+        if log_type != "EXECUTION_LOGS":
+            raise ValidationException(msg=" This service is not allowed for this LogSource.")
+        m = stage_arn.fullmatch(resource_arn)
+        if not m:
+            raise ValidationException(
+                "Invalid resourceArn: expected arn:aws:apigateway:{region}:{account-id}"
+                ":/restapis/{rest-api-id}/stages/{stage-name}"
+            )
+        region, account, api_id, stage_name = m.groups()
+        # The stage must be the caller's (same account and region) and exist ...
+        stage = None
+        if (region, account) == (self.region_name, self.account_id):
+            apis = apigateway_backends[account][region].apis
+            stage = apis[api_id].stages.get(stage_name) if api_id in apis else None
+        if stage is None:
+            raise ValidationException(
+                f"Stage '{stage_name}' of REST API '{api_id}' does not exist in this account "
+                "and region."
+            )
+        # ... and have execution logging on: "Set loggingLevel to ERROR or INFO. If logging
+        # is not enabled, the delivery source creation fails." (stage-wide `*/*` setting).
+        level = (stage.method_settings.get("*/*") or {}).get("loggingLevel")
+        if level not in ("ERROR", "INFO"):
+            raise ValidationException(
+                f"Execution logging must be enabled on stage '{stage_name}' of REST API "
+                f"'{api_id}' (set loggingLevel to ERROR or INFO) to create a delivery source."
+            )
+        # One delivery source per resource: another name for the same stage is a conflict;
+        # the same name again is an update of that source.
+        for other in self.delivery_sources.values():
+            if other.name != name and resource_arn in other.resource_arns:
+                raise ConflictException(
+                    f"Delivery source '{other.name}' already exists for resource "
+                    f"{resource_arn}."
+                )
+        # From here on as moto does for the services it knows.
+        if name in self.delivery_sources:
+            if tags:
+                raise ConflictException(
+                    msg="Tags can only be provided when a resource is being created, not updated."
+                )
+            if resource_arn not in self.delivery_sources[name].resource_arns:
+                raise ConflictException(
+                    msg="Update to existing Delivery Source with new ResourceId is not allowed. "
+                    "Please create a new Delivery Source instead."
+                )
+        source = logs_models.DeliverySource(
+            self.account_id, self.region_name, name, resource_arn, log_type, tags
+        )
+        self.delivery_sources[name] = source
+        if tags:
+            self.tag_resource(source.arn, tags)
+        return source
+
+    backend_cls.put_delivery_source = put_delivery_source
+
+    original_put_destination = backend_cls.put_delivery_destination
+
+    def put_delivery_destination(self, name, output_format, delivery_destination_configuration,
+                                 tags):
+        check_name(name)
+        return original_put_destination(
+            self, name, output_format, delivery_destination_configuration, tags
+        )
+
+    backend_cls.put_delivery_destination = put_delivery_destination
+
+    # moto gives every delivery without recordFields CloudFront's field list; execution logs
+    # have no selectable fields, so an API Gateway delivery shows none.
+    original_create_delivery = backend_cls.create_delivery
+
+    def create_delivery(self, delivery_source_name, delivery_destination_arn, record_fields,
+                        field_delimiter, s3_delivery_configuration, tags):
+        delivery = original_create_delivery(
+            self, delivery_source_name, delivery_destination_arn, record_fields,
+            field_delimiter, s3_delivery_configuration, tags,
+        )
+        source = self.delivery_sources[delivery_source_name]
+        if record_fields is None and source.service == "apigateway":
+            delivery.record_fields = None
+        return delivery
+
+    backend_cls.create_delivery = create_delivery
+
+    # "You can't delete a delivery source [destination] if any current deliveries are
+    # associated with it" (DeleteDeliverySource/DeleteDeliveryDestination); moto deletes it.
+    def in_use(deliveries, matches):
+        return next((d.id for d in deliveries.values() if matches(d)), None)
+
+    original_delete_source = backend_cls.delete_delivery_source
+
+    def delete_delivery_source(self, name):
+        used_by = in_use(self.deliveries, lambda d: d.delivery_source_name == name)
+        if name in self.delivery_sources and used_by:
+            raise ConflictException(
+                f"Delivery source '{name}' is used by delivery {used_by}; delete the delivery "
+                "first."
+            )
+        return original_delete_source(self, name)
+
+    backend_cls.delete_delivery_source = delete_delivery_source
+
+    original_delete_destination = backend_cls.delete_delivery_destination
+
+    def delete_delivery_destination(self, name):
+        dest = self.delivery_destinations.get(name)
+        used_by = dest and in_use(
+            self.deliveries, lambda d: d.delivery_destination_arn == dest.arn
+        )
+        if used_by:
+            raise ConflictException(
+                f"Delivery destination '{name}' is used by delivery {used_by}; delete the "
+                "delivery first."
+            )
+        return original_delete_destination(self, name)
+
+    backend_cls.delete_delivery_destination = delete_delivery_destination
 
 
 def patch_account_list_regions() -> None:

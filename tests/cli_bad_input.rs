@@ -86,6 +86,25 @@ fn a_forwarder_package_for_the_other_architecture_is_refused() {
     );
 }
 
+/// A delivery kind that does not exist is refused before any AWS call, with the three choices.
+#[test]
+fn an_unknown_rest_log_delivery_is_refused() {
+    let bed = Bed::new();
+    let mut env = common::self_managed_env();
+    env.push(("cequence_rest_log_delivery", "1mb".into()));
+    bed.write_env(&env);
+    assert_rejected(
+        &bed,
+        &mut bed.cli(&["enable", "--yes"]),
+        "cequence_rest_log_delivery=1mb: expected standard",
+    );
+    let out = bed.cli(&["enable", "--yes"]).output().unwrap();
+    let err = stderr(&out);
+    for want in ["full (events up to 1 MB", "auto (full where"] {
+        assert!(err.contains(want), "expected `{want}` in: {err}");
+    }
+}
+
 #[test]
 fn unknown_key_and_missing_secret_are_configuration_errors() {
     let bed = Bed::new();

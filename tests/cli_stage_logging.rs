@@ -139,6 +139,23 @@ fn run_ok(bed: &Bed, args: &[&str]) -> String {
     common::stdout_ok(&mut bed.cli(args))
 }
 
+/// Every log delivery source in both regions (ours are one per captured REST stage).
+fn delivery_sources(bed: &Bed) -> Vec<String> {
+    let mut names = Vec::new();
+    for region in REGIONS {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&bed.block_on(bed.moto.sdk_config(region)));
+        let out = bed
+            .block_on(logs.describe_delivery_sources().send())
+            .unwrap();
+        names.extend(
+            out.delivery_sources()
+                .iter()
+                .filter_map(|d| d.name().map(str::to_string)),
+        );
+    }
+    names
+}
+
 /// `status --output json`: region → stages.
 fn status_stages(bed: &Bed) -> HashMap<String, Vec<Value>> {
     let json = run_ok(bed, &["status", "--output", "json"]);
@@ -249,7 +266,12 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
         )),
         "{text}"
     );
+    assert!(
+        text.contains("(full execution logs, events up to 1 MB)"),
+        "{text}"
+    );
     assert_rest_captured(&bed, &all);
+    assert_eq!(delivery_sources(&bed).len(), all.len());
     let (_, _, tags) = rest_stage(&bed, customer.0, &customer.1, customer.2);
     let recorded = tags
         .get(PREVIOUS_LOGGING_TAG)
@@ -262,6 +284,8 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
         assert_eq!(s["captured"], true, "{s}");
         assert_eq!(s["api_type"], "rest");
         assert_eq!(s["log_group"], rest_execution_log_group(api, stage));
+        // The default (auto) gives full execution logs where the delivery APIs answer.
+        assert_eq!(s["execution_logs"], "full", "{s}");
     }
     // Deployed with the default ingestion (auto): nothing subscribed yet, so every captured
     // group is polled, and says why; uncaptured stages have no ingestion.
@@ -307,6 +331,7 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
     let off = run_ok(&bed, &["disable", "--yes"]);
     assert!(off.contains("previous logging settings restored"), "{off}");
     assert_restored(&bed, &all, &customer);
+    assert!(delivery_sources(&bed).is_empty(), "the deliveries go too");
     let stages = status_stages(&bed);
     for (region, api, stage) in &all {
         assert_eq!(find(&stages[*region], api, stage)["captured"], false);
@@ -322,6 +347,7 @@ fn enable_captures_rest_stages_and_disable_restores_the_customers_settings() {
         "{gone}"
     );
     assert_restored(&bed, &all, &customer);
+    assert!(delivery_sources(&bed).is_empty());
     assert!(bed.stackset().is_none());
 }
 

@@ -25,7 +25,7 @@ use cq_test_support::MotoServer;
 use yaml_serde::Value;
 
 /// SPEC §4 and the issue-9 contract: the parameter names are part of the contract with the CLI.
-const CONTRACT_PARAMETERS: [&str; 23] = [
+const CONTRACT_PARAMETERS: [&str; 24] = [
     "LambdaLogLevel",
     "S3BucketName",
     "S3BucketRegion",
@@ -42,6 +42,7 @@ const CONTRACT_PARAMETERS: [&str; 23] = [
     "CequenceRestApiEnabled",
     "CequenceHttpApiEnabled",
     "CequenceIncludeHttpDefaultStage",
+    "CequenceRestLogDelivery",
     "CequenceIngestion",
     "PushDestination",
     "KinesisShardCount",
@@ -67,7 +68,7 @@ const STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eo
 /// variables CEQUENCE_SETTLE_LAG_MS, CEQUENCE_PENDING_WAIT_MS, CEQUENCE_FILTER_LOG_EVENTS_TPS
 /// and CEQUENCE_DEADLINE_MARGIN_MS are left to the forwarder's defaults, which follow the
 /// region's quota).
-const FORWARDER_ENVIRONMENT: [&str; 18] = [
+const FORWARDER_ENVIRONMENT: [&str; 19] = [
     "CEQUENCE_AUTH_ENDPOINT",
     "CEQUENCE_EDGE_ENDPOINT",
     "CEQUENCE_CLIENT_ID",
@@ -81,6 +82,7 @@ const FORWARDER_ENVIRONMENT: [&str; 18] = [
     "CEQUENCE_REST_API_ENABLED",
     "CEQUENCE_HTTP_API_ENABLED",
     "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE",
+    "CEQUENCE_REST_LOG_DELIVERY",
     "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
     "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
     "CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN",
@@ -408,6 +410,7 @@ fn resources_cover_the_contract() {
         "RestApiEnabled",
         "HttpApiEnabled",
         "IncludeHttpDefaultStage",
+        "RestLogDelivery",
         "CloudWatchRoleArn",
         "Ingestion",
         "PushDestination",
@@ -427,6 +430,7 @@ fn resources_cover_the_contract() {
         ("RestApiEnabled", "CequenceRestApiEnabled"),
         ("HttpApiEnabled", "CequenceHttpApiEnabled"),
         ("IncludeHttpDefaultStage", "CequenceIncludeHttpDefaultStage"),
+        ("RestLogDelivery", "CequenceRestLogDelivery"),
         ("Ingestion", "CequenceIngestion"),
     ] {
         let (tag, name) = intrinsic(at(c, &[prop])).unwrap();
@@ -1482,6 +1486,7 @@ async fn plain_stack_in_the_home_region_provisions_the_forwarder() {
     assert_eq!(env["CEQUENCE_REST_API_ENABLED"], "true");
     assert_eq!(env["CEQUENCE_HTTP_API_ENABLED"], "false");
     assert_eq!(env["CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"], "false");
+    assert_eq!(env["CEQUENCE_REST_LOG_DELIVERY"], "auto");
     assert_eq!(
         env["CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX"],
         CONTENT_TYPES_REGEX

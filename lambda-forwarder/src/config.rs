@@ -175,6 +175,8 @@ pub struct Config {
     pub http_enabled: bool,
     /// Capture HTTP APIs' `$default` stage too (`CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE`).
     pub include_http_default_stage: bool,
+    /// REST execution logs for stages captured by a tick (`CEQUENCE_REST_LOG_DELIVERY`).
+    pub rest_log_delivery: cq_stage_logging::RestDelivery,
     pub supported_content_types_regex: String,
     pub unsupported_static_extensions_regex: String,
     pub filters: Filters,
@@ -317,6 +319,15 @@ impl Config {
             get("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"),
             false,
         )?;
+        // Absent in stacks made before full execution logs: auto, as the CLI's default.
+        let rest_log_delivery = match get("CEQUENCE_REST_LOG_DELIVERY") {
+            None => cq_stage_logging::RestDelivery::Auto,
+            Some(v) => cq_stage_logging::RestDelivery::parse(&v).ok_or(ConfigError::Invalid {
+                var: "CEQUENCE_REST_LOG_DELIVERY",
+                value: v,
+                allowed: "standard, full or auto".into(),
+            })?,
+        };
 
         let supported_content_types_regex =
             get("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX").unwrap_or_default();
@@ -391,6 +402,7 @@ impl Config {
             rest_enabled,
             http_enabled,
             include_http_default_stage,
+            rest_log_delivery,
             supported_content_types_regex,
             unsupported_static_extensions_regex,
             filters,
@@ -579,11 +591,28 @@ mod tests {
     }
 
     #[test]
+    fn the_rest_log_delivery_is_read_and_checked() {
+        let mut vars = base();
+        vars.insert("CEQUENCE_REST_LOG_DELIVERY", "full");
+        assert_eq!(
+            load(&vars).unwrap().rest_log_delivery,
+            cq_stage_logging::RestDelivery::Full
+        );
+        vars.insert("CEQUENCE_REST_LOG_DELIVERY", "1mb");
+        let err = load(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("CEQUENCE_REST_LOG_DELIVERY") && err.contains("standard, full or auto"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn defaults_apply_when_optional_variables_are_unset() {
         let c = load(&base()).unwrap();
         assert_eq!(c.fetch_interval_ms, 60_000);
         assert!(c.rest_enabled && c.http_enabled);
         assert!(!c.include_http_default_stage, "`$default` is opt-in");
+        assert_eq!(c.rest_log_delivery, cq_stage_logging::RestDelivery::Auto);
         assert_eq!(c.token_parameter, DEFAULT_TOKEN_PARAMETER);
         assert_eq!(c.log_level, "info");
         assert!(c.log_groups.is_none());

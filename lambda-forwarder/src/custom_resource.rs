@@ -236,7 +236,21 @@ pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, Stri
         include_http_default_stage: flag_or(props, "IncludeHttpDefaultStage", false)?,
         cloudwatch_role_arn: role_arn(props),
         replaces_role_arn: None,
+        rest_delivery: rest_delivery(props)?,
     })
+}
+
+/// `RestLogDelivery`: absent (stacks made before full execution logs) is auto.
+fn rest_delivery(props: &Value) -> Result<cq_stage_logging::RestDelivery, String> {
+    match props.get("RestLogDelivery") {
+        None | Some(Value::Null) => Ok(cq_stage_logging::RestDelivery::Auto),
+        Some(Value::String(s)) => cq_stage_logging::RestDelivery::parse(s).ok_or_else(|| {
+            format!("property RestLogDelivery must be standard, full or auto, got {s:?}")
+        }),
+        Some(other) => Err(format!(
+            "property RestLogDelivery must be standard, full or auto, got {other}"
+        )),
+    }
 }
 
 fn role_arn(props: &Value) -> Option<String> {
@@ -661,6 +675,15 @@ mod tests {
         assert!(!s.include_http_default_stage, "opt-in: absent is false");
         let with = settings(&json!({"IncludeHttpDefaultStage": "true"})).unwrap();
         assert!(with.include_http_default_stage);
+        assert_eq!(
+            s.rest_delivery,
+            cq_stage_logging::RestDelivery::Auto,
+            "absent is auto"
+        );
+        let full = settings(&json!({"RestLogDelivery": "full"})).unwrap();
+        assert_eq!(full.rest_delivery, cq_stage_logging::RestDelivery::Full);
+        let err = settings(&json!({"RestLogDelivery": "big"})).unwrap_err();
+        assert!(err.contains("RestLogDelivery"), "{err}");
         assert!(settings(&json!({"RestApiEnabled": "maybe"}))
             .unwrap_err()
             .contains("RestApiEnabled"));
@@ -719,6 +742,7 @@ mod tests {
                         captured: true,
                         log_group: None,
                         reason: None,
+                        execution_logs: None,
                     },
                     action: if error.is_some() {
                         Action::Failed

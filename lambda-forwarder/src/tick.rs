@@ -529,6 +529,7 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
             include_http_default_stage: cfg.include_http_default_stage,
             cloudwatch_role_arn: cfg.apigw_cloudwatch_role_arn.clone(),
             replaces_role_arn: None,
+            rest_delivery: cfg.rest_log_delivery,
         };
         let report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
         tracing::info!(
@@ -821,6 +822,7 @@ mod tests {
             captured: false,
             log_group: None,
             reason: None,
+            execution_logs: None,
         };
         let off = Config::from_lookup(vars("false"), false).unwrap();
         assert!(!needs_reconcile(&off, std::slice::from_ref(&stage)));

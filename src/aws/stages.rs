@@ -10,7 +10,8 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use cq_stage_logging::{
-    Action, ApiType, CaptureSettings, Clients, IngestionMode, Report, StageIngestion, StageStatus,
+    Action, ApiType, CaptureSettings, Clients, DeliveryKind, IngestionMode, Report, StageIngestion,
+    StageStatus,
 };
 
 use super::Aws;
@@ -52,6 +53,7 @@ pub fn capture_settings(config: &Config) -> CaptureSettings {
         include_http_default_stage: config.include_http_default_stage,
         cloudwatch_role_arn: config.apigw_cloudwatch_role_arn.clone(),
         replaces_role_arn: None,
+        rest_delivery: config.rest_log_delivery,
     }
 }
 
@@ -63,6 +65,8 @@ pub fn disabled_settings() -> CaptureSettings {
         include_http_default_stage: false,
         cloudwatch_role_arn: None,
         replaces_role_arn: None,
+        // Unused: REST stages are restored, which removes a delivery whatever this says.
+        rest_delivery: cq_stage_logging::RestDelivery::Standard,
     }
 }
 
@@ -179,10 +183,25 @@ pub fn report_lines(region: &str, report: &Report) -> StageChanges {
     for o in &report.outcomes {
         let label = stage_label(region, &o.stage);
         match o.action {
-            Action::Captured => out.changes.push(match &o.stage.log_group {
-                Some(group) => format!("{label}: captured, logs to {group}"),
-                None => format!("{label}: captured"),
-            }),
+            Action::Captured => {
+                let mut line = match &o.stage.log_group {
+                    Some(group) => format!("{label}: captured, logs to {group}"),
+                    None => format!("{label}: captured"),
+                };
+                // REST: whether bodies will arrive whole, and if not, why.
+                match (o.stage.execution_logs, &o.stage.reason) {
+                    (Some(DeliveryKind::Full), _) => {
+                        line.push_str(" (full execution logs, events up to 1 MB)")
+                    }
+                    (Some(DeliveryKind::Standard), Some(why)) => {
+                        line.push_str(" (");
+                        line.push_str(why);
+                        line.push(')');
+                    }
+                    _ => {}
+                }
+                out.changes.push(line)
+            }
             Action::Restored => {
                 let unsubscribed = o
                     .mutating_calls()
@@ -283,6 +302,7 @@ mod tests {
             captured,
             log_group: captured.then(|| format!("group-{name}")),
             reason: reason.map(String::from),
+            execution_logs: None,
         }
     }
 

@@ -183,12 +183,22 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
                 .map_or_else(String::new, |i| i.summary())
         })
         .collect();
-    let rows: Vec<[&str; 8]> = r
+    let delivery: Vec<String> = r
+        .stages
+        .iter()
+        .map(|s| {
+            s.stage
+                .execution_logs
+                .map_or_else(|| "-".to_string(), |d| d.to_string())
+        })
+        .collect();
+    let rows: Vec<[&str; 9]> = r
         .stages
         .iter()
         .zip(&types)
         .zip(&ingestion)
-        .map(|((s, t), i)| {
+        .zip(&delivery)
+        .map(|(((s, t), i), d)| {
             let s = &s.stage;
             [
                 s.api_id.as_str(),
@@ -197,6 +207,7 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
                 s.stage.as_str(),
                 if s.captured { "yes" } else { "no" },
                 s.log_group.as_deref().unwrap_or("-"),
+                d.as_str(),
                 s.reason.as_deref().unwrap_or(""),
                 i.as_str(),
             ]
@@ -211,6 +222,8 @@ fn write_region_stages(f: &mut fmt::Formatter<'_>, r: &RegionStages) -> fmt::Res
             "STAGE",
             "CAPTURED",
             "LOG GROUP",
+            // REST execution logs: standard (1 KB events) or full (1 MB, a log delivery).
+            "EXEC LOGS",
             "REASON",
             "INGESTION",
         ],
@@ -387,6 +400,7 @@ mod tests {
             captured: true,
             log_group: Some(format!("API-Gateway-Execution-Logs_{api_id}/{stage}")),
             reason: None,
+            execution_logs: Some(cq_stage_logging::DeliveryKind::Full),
         }
     }
 
@@ -484,6 +498,7 @@ mod tests {
                         captured: false,
                         log_group: None,
                         reason: Some("$default HTTP stages are excluded".into()),
+                        execution_logs: None,
                     }),
                 ],
                 error: None,
@@ -511,6 +526,8 @@ mod tests {
                 "CAPTURED",
                 "LOG",
                 "GROUP",
+                "EXEC",
+                "LOGS",
                 "REASON",
                 "INGESTION"
             ]
@@ -523,7 +540,8 @@ mod tests {
                 "rest",
                 "prod",
                 "yes",
-                "API-Gateway-Execution-Logs_abc123/prod"
+                "API-Gateway-Execution-Logs_abc123/prod",
+                "full"
             ]
         );
         assert!(

@@ -16,6 +16,8 @@ pub const REST_API_ENABLED: &str = "cequence_rest_api_enabled";
 pub const HTTP_API_ENABLED: &str = "cequence_http_api_enabled";
 /// Capture HTTP APIs' `$default` stage too (opt-in: the vendor guide captures named stages).
 pub const INCLUDE_HTTP_DEFAULT_STAGE: &str = "cequence_include_http_default_stage";
+/// REST execution logs: standard (1 KB events), full (1 MB, a log delivery per stage) or auto.
+pub const REST_LOG_DELIVERY: &str = "cequence_rest_log_delivery";
 pub const CLIENT_ID: &str = "cequence_client_id";
 pub const CLIENT_SECRET: &str = "cequence_client_secret";
 pub const AUTH_ENDPOINT: &str = "cequence_auth_endpoint";
@@ -51,6 +53,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     REST_API_ENABLED,
     HTTP_API_ENABLED,
     INCLUDE_HTTP_DEFAULT_STAGE,
+    REST_LOG_DELIVERY,
     CLIENT_ID,
     CLIENT_SECRET,
     AUTH_ENDPOINT,

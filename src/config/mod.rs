@@ -248,6 +248,11 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
     let rest_api_enabled = r.typed(keys::REST_API_ENABLED, true, parse_bool);
     let http_api_enabled = r.typed(keys::HTTP_API_ENABLED, true, parse_bool);
     let include_http_default_stage = r.typed(keys::INCLUDE_HTTP_DEFAULT_STAGE, false, parse_bool);
+    let rest_log_delivery = r.typed(
+        keys::REST_LOG_DELIVERY,
+        RestDelivery::default(),
+        parse_rest_log_delivery,
+    );
     let client_id = r.optional(keys::CLIENT_ID, |s| Ok(s.trim().to_string()));
     let client_secret = r.optional(keys::CLIENT_SECRET, |s| Ok(Secret::new(s.trim())));
     let auth_endpoint = r.optional(keys::AUTH_ENDPOINT, parse_endpoint);
@@ -409,6 +414,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         rest_api_enabled,
         http_api_enabled,
         include_http_default_stage,
+        rest_log_delivery,
         client_id: client_id.unwrap_or_default(),
         client_secret: client_secret.unwrap_or_default(),
         auth_endpoint: auth_endpoint.unwrap_or_default(),

@@ -43,6 +43,7 @@ impl LogLevel {
 }
 
 pub use cq_stage_logging::IngestionMode;
+pub use cq_stage_logging::RestDelivery;
 
 /// Where subscription filters deliver when groups are pushed (template parameter
 /// PushDestination).
@@ -136,6 +137,8 @@ pub struct Config {
     pub http_api_enabled: bool,
     /// Capture HTTP APIs' `$default` stage too.
     pub include_http_default_stage: bool,
+    /// Standard (1 KB) or full (1 MB) REST execution-log events, or full where possible.
+    pub rest_log_delivery: RestDelivery,
     pub client_id: String,
     pub client_secret: Secret,
     pub auth_endpoint: String,

@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 
 use super::model::{
     DeploymentType, IngestionMode, LambdaArchitecture, LogLevel, PushDestination, RegionSelection,
+    RestDelivery,
 };
 use super::regions::{check_region, ALL};
 
@@ -55,6 +56,15 @@ pub fn parse_push_destination(s: &str) -> Result<PushDestination, String> {
                 .into(),
         ),
     }
+}
+
+pub fn parse_rest_log_delivery(s: &str) -> Result<RestDelivery, String> {
+    RestDelivery::parse(s).ok_or_else(|| {
+        "expected standard (API Gateway's 1 KB execution-log events), full (events up to 1 MB \
+         through a CloudWatch Logs delivery per REST stage) or auto (full where the delivery \
+         APIs accept the stage, else standard)"
+            .into()
+    })
 }
 
 pub fn parse_lambda_architecture(s: &str) -> Result<LambdaArchitecture, String> {
@@ -438,6 +448,21 @@ mod tests {
         }
         let err = parse_lambda_architecture("graviton").unwrap_err();
         assert!(err.contains("arm64") && err.contains("x86_64"), "{err}");
+    }
+
+    #[test]
+    fn rest_log_delivery_takes_the_three_kinds() {
+        assert_eq!(parse_rest_log_delivery("full"), Ok(RestDelivery::Full));
+        assert_eq!(
+            parse_rest_log_delivery(" Standard "),
+            Ok(RestDelivery::Standard)
+        );
+        assert_eq!(parse_rest_log_delivery("auto"), Ok(RestDelivery::Auto));
+        let err = parse_rest_log_delivery("1mb").unwrap_err();
+        assert!(
+            err.contains("standard") && err.contains("full") && err.contains("auto"),
+            "{err}"
+        );
     }
 
     #[test]

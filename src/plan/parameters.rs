@@ -104,6 +104,10 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
             "CequenceIncludeHttpDefaultStage",
             flag(config.include_http_default_stage),
         ),
+        p(
+            "CequenceRestLogDelivery",
+            config.rest_log_delivery.as_str().to_string(),
+        ),
         p(INGESTION, config.ingestion.as_str().to_string()),
         p(
             "PushDestination",
@@ -175,7 +179,7 @@ pub fn mask(key: &str, value: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::config::model::{
-        DeploymentType, LambdaArchitecture, LogLevel, RegionSelection, Secret,
+        DeploymentType, LambdaArchitecture, LogLevel, RegionSelection, RestDelivery, Secret,
     };
 
     pub(crate) fn sample_config() -> Config {
@@ -190,6 +194,7 @@ pub(crate) mod tests {
             rest_api_enabled: true,
             http_api_enabled: false,
             include_http_default_stage: false,
+            rest_log_delivery: RestDelivery::Auto,
             client_id: "client".into(),
             client_secret: Secret::new("s3cr3t"),
             auth_endpoint: "https://auth.example/token".into(),
@@ -246,6 +251,7 @@ pub(crate) mod tests {
                 "CequenceRestApiEnabled",
                 "CequenceHttpApiEnabled",
                 "CequenceIncludeHttpDefaultStage",
+                "CequenceRestLogDelivery",
                 "CequenceIngestion",
                 "PushDestination",
                 "KinesisShardCount",

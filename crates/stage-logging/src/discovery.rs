@@ -4,6 +4,7 @@ use aws_sdk_apigatewayv2::types::ProtocolType;
 
 use crate::calls::CallLog;
 use crate::clients::Clients;
+use crate::delivery_plan::{DeliveryKind, LOG_DELIVERY_TAG};
 use crate::error::Error;
 use crate::model::{ApiType, StageStatus};
 use crate::names::{
@@ -26,6 +27,8 @@ pub(crate) struct RestStage {
     pub previous_tag: Option<String>,
     /// `ADDED_SETTING_TAG`: the same fingerprint when this library added the override.
     pub added_setting_tag: Option<String>,
+    /// `LOG_DELIVERY_TAG`: the log delivery this library made for full execution logs.
+    pub delivery_tag: Option<String>,
 }
 
 /// The fields of a method setting a customer may change besides logging.
@@ -67,6 +70,16 @@ impl RestStage {
             captured,
             log_group: captured.then(|| rest_execution_log_group(&self.api_id, &self.stage)),
             reason,
+            execution_logs: captured.then(|| self.delivery_kind()),
+        }
+    }
+
+    /// Full when this library's delivery is recorded on the stage.
+    pub(crate) fn delivery_kind(&self) -> DeliveryKind {
+        if self.delivery_tag.is_some() {
+            DeliveryKind::Full
+        } else {
+            DeliveryKind::Standard
         }
     }
 
@@ -124,6 +137,7 @@ impl HttpStage {
             captured,
             log_group,
             reason,
+            execution_logs: None,
         }
     }
 
@@ -291,6 +305,7 @@ async fn rest_stages(
                         all_methods_other: setting.map(|m| other_fields(m).fingerprint()),
                         previous_tag: tag(PREVIOUS_LOGGING_TAG),
                         added_setting_tag: tag(ADDED_SETTING_TAG),
+                        delivery_tag: tag(LOG_DELIVERY_TAG),
                     });
                 }
             }

@@ -10,6 +10,8 @@
 mod access_format;
 mod calls;
 mod clients;
+mod delivery;
+mod delivery_plan;
 mod discovery;
 mod error;
 mod error_text;
@@ -27,6 +29,9 @@ mod subscriptions;
 
 pub use access_format::{access_log_format, check_access_log_format, FormatCheck, REQUIRED_FIELDS};
 pub use clients::{retry_config, Clients, MAX_ATTEMPTS};
+pub use delivery_plan::{
+    delivery_name, DeliveryKind, DeliveryRecord, RestDelivery, EXECUTION_LOGS, LOG_DELIVERY_TAG,
+};
 pub use error::Error;
 pub use error_text::error_chain;
 pub use model::{

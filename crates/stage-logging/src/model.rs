@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::delivery_plan::{DeliveryKind, RestDelivery};
+
 /// What the caller wants for the stages of one account and region.
 #[derive(Clone, Debug)]
 pub struct CaptureSettings {
@@ -17,6 +19,8 @@ pub struct CaptureSettings {
     /// A role this caller set before and now replaces (a custom resource Update's previous
     /// `CloudWatchRoleArn`): it may be replaced too.
     pub replaces_role_arn: Option<String>,
+    /// Standard (1 KB) or full (1 MB, a log delivery per stage) REST execution logs.
+    pub rest_delivery: RestDelivery,
 }
 
 impl Default for CaptureSettings {
@@ -27,6 +31,7 @@ impl Default for CaptureSettings {
             include_http_default_stage: false,
             cloudwatch_role_arn: None,
             replaces_role_arn: None,
+            rest_delivery: RestDelivery::default(),
         }
     }
 }
@@ -58,8 +63,12 @@ pub struct StageStatus {
     pub captured: bool,
     /// The log group the forwarder reads for this stage (set when `captured`).
     pub log_group: Option<String>,
-    /// Why the stage is not captured (or why it is read from the customer's own group).
+    /// Why the stage is not captured (or why it is read from the customer's own group, or
+    /// why a REST stage's execution logs stayed standard).
     pub reason: Option<String>,
+    /// For a captured REST stage: standard (1 KB) or full (1 MB) execution-log events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_logs: Option<DeliveryKind>,
 }
 
 /// A stage with, when it is captured, how its group reaches the forwarder.

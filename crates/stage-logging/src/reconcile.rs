@@ -70,7 +70,9 @@ pub(crate) async fn reconcile(
         } else {
             jobs.push((
                 key,
-                Box::pin(async move { rest::capture(clients, &s, can_log).await }),
+                Box::pin(async move {
+                    rest::capture(clients, &s, can_log, settings.rest_delivery).await
+                }),
             ));
         }
     }

@@ -4,6 +4,8 @@ use aws_sdk_apigateway::types::{Op, PatchOperation};
 
 use crate::calls::CallLog;
 use crate::clients::Clients;
+use crate::delivery::{self, DeliveryState};
+use crate::delivery_plan::RestDelivery;
 use crate::discovery::{rest_status, RestStage};
 use crate::error::Error;
 use crate::log_groups;
@@ -94,8 +96,14 @@ fn arn(clients: &Clients, s: &RestStage) -> String {
     rest_stage_arn(partition_of(&region), &region, &s.api_id, &s.stage)
 }
 
-/// Turn on INFO execution logging with data trace, recording the previous settings first.
-pub(crate) async fn capture(clients: &Clients, s: &RestStage, can_log: bool) -> StageOutcome {
+/// Turn on INFO execution logging with data trace, recording the previous settings first, and
+/// give the stage the execution-log delivery kind `wanted` asks for.
+pub(crate) async fn capture(
+    clients: &Clients,
+    s: &RestStage,
+    can_log: bool,
+    wanted: RestDelivery,
+) -> StageOutcome {
     let mut calls = start_calls(s);
     if !can_log {
         return StageOutcome {
@@ -105,13 +113,16 @@ pub(crate) async fn capture(clients: &Clients, s: &RestStage, can_log: bool) -> 
             calls: calls.into_vec(),
         };
     }
-    let result = apply_capture(clients, s, &mut calls).await;
-    finish(s, result, true, calls)
+    let mut delivered = None;
+    let result = apply_capture(clients, s, wanted, &mut delivered, &mut calls).await;
+    finish(s, result, true, delivered, calls)
 }
 
 async fn apply_capture(
     clients: &Clients,
     s: &RestStage,
+    wanted: RestDelivery,
+    delivered: &mut Option<DeliveryState>,
     calls: &mut CallLog,
 ) -> Result<Action, Error> {
     let group = rest_execution_log_group(&s.api_id, &s.stage);
@@ -123,24 +134,32 @@ async fn apply_capture(
         calls,
     )
     .await?;
-    match plan::decide_rest_capture(s.all_methods.as_ref(), s.previous_tag.is_some()) {
-        RestCapture::Keep if created => Ok(Action::Captured),
-        RestCapture::Keep => Ok(Action::Unchanged),
-        RestCapture::Apply { record, ops } => {
-            let added = matches!(record, Some(PreviousLogging::Rest { all_methods: None }));
-            if let Some(previous) = &record {
-                record_previous(clients, s, previous, calls).await?;
+    let mut action =
+        match plan::decide_rest_capture(s.all_methods.as_ref(), s.previous_tag.is_some()) {
+            RestCapture::Keep if created => Action::Captured,
+            RestCapture::Keep => Action::Unchanged,
+            RestCapture::Apply { record, ops } => {
+                let added = matches!(record, Some(PreviousLogging::Rest { all_methods: None }));
+                if let Some(previous) = &record {
+                    record_previous(clients, s, previous, calls).await?;
+                }
+                let after = update_stage(clients, s, &ops, calls).await?;
+                // The override is ours: remember how API Gateway filled it in, so a restore can
+                // tell whether the customer added to it since. Losing this (a crash between the
+                // calls) only means a restore keeps the override with logging off.
+                if let (true, Some(fingerprint)) = (added, after) {
+                    tag_stage(clients, s, ADDED_SETTING_TAG, &fingerprint, calls).await?;
+                }
+                Action::Captured
             }
-            let after = update_stage(clients, s, &ops, calls).await?;
-            // The override is ours: remember how API Gateway filled it in, so a restore can
-            // tell whether the customer added to it since. Losing this (a crash between the
-            // calls) only means a restore keeps the override with logging off.
-            if let (true, Some(fingerprint)) = (added, after) {
-                tag_stage(clients, s, ADDED_SETTING_TAG, &fingerprint, calls).await?;
-            }
-            Ok(Action::Captured)
-        }
+        };
+    // After the logging level: AWS refuses a delivery source for a stage that does not log.
+    let state = delivery::apply(clients, s, wanted, calls).await?;
+    if state.changed && action == Action::Unchanged {
+        action = Action::Captured;
     }
+    *delivered = Some(state);
+    Ok(action)
 }
 
 async fn record_previous(
@@ -188,27 +207,33 @@ pub(crate) fn blocked(s: &RestStage, error: &str) -> StageOutcome {
     }
 }
 
-/// Put back the recorded settings and remove the tag; stages without the tag are not ours.
+/// Remove this library's log delivery, put back the recorded settings and remove the tags;
+/// stages without the tags are not ours.
 pub(crate) async fn restore(clients: &Clients, s: &RestStage, has_role: bool) -> StageOutcome {
     let mut calls = start_calls(s);
-    let Some(tag) = &s.previous_tag else {
+    if s.previous_tag.is_none() && s.delivery_tag.is_none() {
         return StageOutcome {
             stage: rest_status(s, has_role),
             action: Action::Unchanged,
             error: None,
             calls: calls.into_vec(),
         };
-    };
-    let result = apply_restore(clients, s, tag, &mut calls).await;
-    finish(s, result, has_role, calls)
+    }
+    let result = apply_restore(clients, s, &mut calls).await;
+    finish(s, result, has_role, None, calls)
 }
 
 async fn apply_restore(
     clients: &Clients,
     s: &RestStage,
-    tag: &str,
     calls: &mut CallLog,
 ) -> Result<Action, Error> {
+    // First: API Gateway writes the standard group again only once the delivery is gone, and
+    // a delivery source needs the stage to still be logging.
+    delivery::remove_recorded(clients, s, calls).await?;
+    let Some(tag) = &s.previous_tag else {
+        return Ok(Action::Restored);
+    };
     let previous = plan::decode_previous(tag).map_err(|message| Error::PreviousSettings {
         stage: stage_target(s),
         message,
@@ -244,30 +269,41 @@ async fn apply_restore(
     Ok(Action::Restored)
 }
 
-/// The outcome with the stage's state after `result`.
+/// The outcome with the stage's state after `result` (and its delivery, when captured).
 fn finish(
     s: &RestStage,
     result: Result<Action, Error>,
     has_role: bool,
+    delivered: Option<DeliveryState>,
     calls: CallLog,
 ) -> StageOutcome {
     let (action, error, stage) = match result {
         Ok(Action::Restored) => {
-            // Captured afterwards only if the customer's own settings already were INFO + dataTrace.
-            let restored = plan::decode_previous(s.previous_tag.as_deref().unwrap_or_default())
-                .ok()
-                .and_then(|p| match p {
+            // Captured afterwards only if the customer's own settings already were INFO +
+            // dataTrace (kept as they are when only a delivery was ours to remove).
+            let restored = match s.previous_tag.as_deref() {
+                None => s.all_methods.clone(),
+                Some(tag) => plan::decode_previous(tag).ok().and_then(|p| match p {
                     PreviousLogging::Rest { all_methods } => all_methods,
                     PreviousLogging::Http { .. } => None,
-                });
+                }),
+            };
             let after = RestStage {
                 all_methods: restored,
                 previous_tag: None,
+                delivery_tag: None,
                 ..s.clone()
             };
             (Action::Restored, None, rest_status(&after, has_role))
         }
-        Ok(action @ (Action::Captured | Action::Unchanged)) => (action, None, s.status(true, None)),
+        Ok(action @ (Action::Captured | Action::Unchanged)) => {
+            let mut stage = s.status(true, None);
+            if let Some(d) = delivered {
+                stage.execution_logs = Some(d.kind);
+                stage.reason = d.note;
+            }
+            (action, None, stage)
+        }
         Ok(action) => (action, None, rest_status(s, has_role)),
         Err(e) => {
             tracing::warn!(stage = %stage_target(s), error = %e, "REST stage logging change failed");

@@ -2,8 +2,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use lambda_forwarder::pipeline::assemble::{Fed, RestAssembler};
+use lambda_forwarder::pipeline::build::MAX_BODY_BYTES;
 use lambda_forwarder::pipeline::filters::Filters;
 use lambda_forwarder::pipeline::parse::{LogEvent, SourceContext};
+use lambda_forwarder::pipeline::{build_finished, Counts};
 
 use crate::fixture_file;
 use fixture_file::{assemble_rest, load, Assembled, Built};
@@ -328,4 +331,180 @@ fn request_straddling_two_fetches_is_pending_then_built() {
     assert_eq!(b.first_timestamp, pending.first_timestamp);
     assert!(pending.event_ids.iter().all(|id| b.event_ids.contains(id)));
     assert_eq!(b.event_ids.len(), pending.event_ids.len() + 1);
+}
+
+// REST execution logs written by a CloudWatch Logs delivery (up to 1 MB an event) into the
+// stage's usual group, as `plain` lines or as `json` records.
+
+const DELIVERED: &str = "7e3a9b1c-5d2f-4e6a-8b9c-0d1e2f3a4b5c";
+
+/// A JSON document of at least `bytes` bytes (pretty-printed: its newlines travel inside
+/// the one event a delivery writes).
+fn json_body(bytes: usize, pretty: bool) -> String {
+    let mut items = Vec::new();
+    let mut size = 0;
+    while size < bytes {
+        let item = serde_json::json!({
+            "id": items.len(),
+            "name": format!("item-{:05}", items.len()),
+            "note": "quoted \"text\", a backslash \\ and é",
+        });
+        // Compact, with its comma: the document is at least this long.
+        size += item.to_string().len() + 1;
+        items.push(item);
+    }
+    let doc = serde_json::json!({ "items": items });
+    let text = if pretty {
+        serde_json::to_string_pretty(&doc).unwrap()
+    } else {
+        serde_json::to_string(&doc).unwrap()
+    };
+    assert!(text.len() >= bytes);
+    text
+}
+
+/// The `<text>` of each line API Gateway logs for a POST with these bodies.
+fn delivered_texts(request_body: &str, response_body: &str) -> Vec<String> {
+    vec![
+        "Extended Request Id: Kx2bQFh9IAMEbXw=".to_string(),
+        format!("Starting execution for request: {DELIVERED}"),
+        "HTTP Method: POST, Resource Path: /orders".to_string(),
+        "Method request headers: {Host=abc123defg.execute-api.us-east-1.amazonaws.com, Content-Type=application/json, X-Forwarded-For=203.0.113.7}".to_string(),
+        format!("Method request body before transformations: {request_body}"),
+        "Endpoint request URI: https://lambda.us-east-1.amazonaws.com/orders".to_string(),
+        format!("Endpoint request body after transformations: {request_body}"),
+        format!("Endpoint response body before transformations: {response_body}"),
+        "Received response. Status: 201, Integration latency: 40 ms".to_string(),
+        format!("Method response body after transformations: {response_body}"),
+        "Method response headers: {Content-Type=application/json}".to_string(),
+        "Successfully completed execution".to_string(),
+        "Method completed with status: 201".to_string(),
+    ]
+}
+
+/// How a delivery writes one line.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    /// `plain`: the standard line, not cut.
+    Plain,
+    /// `json`, the whole line in `message`.
+    JsonLine,
+    /// `json`, the text in `msg` and the id in `requestId`.
+    JsonTextAndId,
+}
+
+fn delivered_events(format: Format, texts: &[String]) -> Vec<LogEvent> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let line = format!("({DELIVERED}) {text}");
+            let message = match format {
+                Format::Plain => line,
+                Format::JsonLine => serde_json::json!({
+                    "timestamp": 1_700_000_000_000_i64 + i as i64,
+                    "message": line,
+                })
+                .to_string(),
+                Format::JsonTextAndId => serde_json::json!({
+                    "level": "INFO",
+                    "requestId": DELIVERED,
+                    "msg": text,
+                })
+                .to_string(),
+            };
+            LogEvent {
+                event_id: format!("d-{i}"),
+                timestamp: 1_700_000_000_000 + i as i64,
+                message,
+            }
+        })
+        .collect()
+}
+
+/// The events through the pipeline as a tick feeds them: exactly one transaction, built at
+/// the last event.
+fn build_delivered(events: Vec<LogEvent>) -> (lambda_forwarder::pipeline::build::Built, Counts) {
+    let filters = Filters::default();
+    let mut asm = RestAssembler::default();
+    let mut counts = Counts::default();
+    let mut built = Vec::new();
+    let last = events.len() - 1;
+    for (i, e) in events.into_iter().enumerate() {
+        match asm.feed(e) {
+            Fed::Finished(f) => {
+                assert_eq!(i, last, "finished early");
+                built.extend(build_finished(&f, &ctx(), &filters, &mut counts));
+            }
+            Fed::Open => assert!(i < last),
+            other => panic!("event {i}: {other:?}"),
+        }
+    }
+    assert_eq!(asm.open_count(), 0);
+    assert_eq!(built.len(), 1);
+    (built.remove(0), counts)
+}
+
+fn decoded_bytes(body: &lambda_forwarder::pipeline::transaction::Body) -> Vec<u8> {
+    STANDARD.decode(&body.data).expect("base64")
+}
+
+#[test]
+fn delivered_records_carry_50_kb_bodies_whole() {
+    let request_body = json_body(50 * 1024, true);
+    let response_body = json_body(50 * 1024, false);
+    assert!(request_body.contains('\n') && request_body.len() > 50 * 1024);
+    let texts = delivered_texts(&request_body, &response_body);
+    for format in [Format::Plain, Format::JsonLine, Format::JsonTextAndId] {
+        let (b, counts) = build_delivered(delivered_events(format, &texts));
+        let t = &b.transaction;
+        assert_eq!(t.transaction_id, DELIVERED, "{format:?}");
+        assert_eq!(t.request.http_method, "POST");
+        assert_eq!(t.request.uri_query_fragment, "/orders");
+        assert_eq!(t.response.status_code, "201");
+        assert!(b.complete && !b.truncated, "{format:?}");
+        assert_eq!(
+            decoded_bytes(&t.request.body),
+            request_body.as_bytes(),
+            "{format:?}"
+        );
+        assert_eq!(t.request.body.length, request_body.len());
+        assert_eq!(
+            decoded_bytes(&t.response.body),
+            response_body.as_bytes(),
+            "{format:?}"
+        );
+        assert_eq!(t.response.body.length, response_body.len());
+        assert_eq!(
+            header(&t.request.headers, "Content-Type").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(t.request.client_ip, "203.0.113.7");
+        assert_eq!((counts.built, counts.truncated), (1, 0), "{format:?}");
+        assert_eq!(counts.complete, 1);
+    }
+}
+
+#[test]
+fn a_delivered_body_over_max_body_bytes_becomes_the_marker() {
+    let marker = br#"{"cq_body_truncated":"true"}"#;
+    let over = json_body(MAX_BODY_BYTES + 1, false);
+    let small = r#"{"ok":true}"#;
+    for format in [Format::Plain, Format::JsonLine, Format::JsonTextAndId] {
+        let (b, counts) = build_delivered(delivered_events(format, &delivered_texts(&over, small)));
+        let t = &b.transaction;
+        assert!(b.truncated, "{format:?}");
+        assert_eq!(decoded_bytes(&t.request.body), marker);
+        assert_eq!(t.request.body.length, marker.len());
+        assert_eq!(decoded_bytes(&t.response.body), small.as_bytes());
+        assert_eq!(counts.truncated, 1, "{format:?}");
+    }
+    // A body API Gateway cut itself is the marker whatever its size.
+    let cut = format!("{} [TRUNCATED]", &over[..4096]);
+    let (b, counts) = build_delivered(delivered_events(
+        Format::JsonLine,
+        &delivered_texts(small, &cut),
+    ));
+    assert_eq!(decoded_bytes(&b.transaction.response.body), marker);
+    assert_eq!(counts.truncated, 1);
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::parse::delivered::unwrap_record;
 use super::parse::rest::{classify, content_free_prefix, split_request_id, RestLine};
 use super::parse::LogEvent;
 
@@ -53,7 +54,8 @@ pub enum Fed {
     Open,
     /// The event closed its request.
     Finished(Finished),
-    /// Not a request line (no `(<requestId>)` prefix): nothing to build from it.
+    /// Not a request line (no `(<requestId>)` prefix, nor a delivered record holding one):
+    /// nothing to build from it.
     NotARequest,
     /// The same event (by id) was already part of its request.
     Duplicate,
@@ -149,12 +151,19 @@ impl RestAssembler {
 
     /// `feed` for an event still borrowed from the payload it was read from: only what the
     /// request keeps is copied (see `content_free_prefix`).
+    ///
+    /// Every event of a REST execution-log group enters the pipeline here, polled or pushed,
+    /// so this is where a record of a CloudWatch Logs delivery in `json` format is unwrapped
+    /// into its `(<requestId>) <text>` line (`parse::delivered`): from here on, including
+    /// what an open request keeps and persists, every event is a standard line. A standard
+    /// (or `plain`) line passes through as it came, without a copy.
     pub fn feed_parts(
         &mut self,
         event_id: Cow<'_, str>,
         timestamp: i64,
         message: Cow<'_, str>,
     ) -> Fed {
+        let message = unwrap_record(message);
         let Some((id, text)) = split_request_id(&message) else {
             return Fed::NotARequest;
         };
@@ -431,6 +440,44 @@ mod tests {
             )),
             Fed::Open
         ));
+    }
+
+    /// A delivery's `json` records (a Kinesis payload's events come borrowed) are kept as
+    /// the standard lines they carry, shortened like those; a brace event that is not such a
+    /// record is not a request line.
+    #[test]
+    fn delivered_records_are_kept_as_their_lines() {
+        let record =
+            |text: &str| serde_json::json!({"message": text, "requestId": "r1"}).to_string();
+        let mut a = RestAssembler::default();
+        let start = record("Starting execution for request: r1");
+        assert!(matches!(
+            a.feed_parts(Cow::Borrowed("1"), 10, Cow::Borrowed(&start)),
+            Fed::Open
+        ));
+        let endpoint = record("Endpoint request body after transformations: {\"big\":1}");
+        assert!(matches!(
+            a.feed_parts(Cow::Borrowed("2"), 11, Cow::Borrowed(&endpoint)),
+            Fed::Open
+        ));
+        assert!(matches!(
+            a.feed(ev("3", 12, "{\"message\":\"hi\"}")),
+            Fed::NotARequest
+        ));
+        let whole = serde_json::json!({"message": "(r1) Method completed with status: 200"});
+        let Fed::Finished(f) = a.feed(ev("4", 13, &whole.to_string())) else {
+            panic!("r1 should finish");
+        };
+        let kept: Vec<&str> = f.events.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "(r1) Starting execution for request: r1",
+                "(r1) Endpoint request body after transformations:",
+                "(r1) Method completed with status: 200",
+            ]
+        );
+        assert!(f.completed && f.started);
     }
 
     #[test]

@@ -262,8 +262,15 @@ fn build_rest(request: &RestRequest<'_>, ctx: &SourceContext, filters: &Filters)
     }))
 }
 
-/// The body as logged, and whether API Gateway cut it. A cut body is replaced by the marker
-/// UAP understands, since half a JSON document would be misread.
+/// The largest body sent whole (bytes, as logged): the largest event a CloudWatch Logs
+/// delivery of REST execution logs writes (1 MB; standard execution logging cuts events at
+/// 1 KB). Well under the Edge batch limit (`batch::MAX_BATCH_BYTES`, 5 MB): a request and a
+/// response body both at this size, base64-encoded, make a transaction of about 2.7 MB.
+pub const MAX_BODY_BYTES: usize = 1_048_576;
+
+/// The body as logged, and whether it was cut. A body API Gateway cut (` [TRUNCATED]`) or
+/// one over `MAX_BODY_BYTES` is replaced by the marker UAP understands, since half a JSON
+/// document would be misread.
 fn logged_body(parts: Option<&[&str]>) -> (Body, bool) {
     let Some(parts) = parts else {
         return (Body::empty(), false);
@@ -271,7 +278,16 @@ fn logged_body(parts: Option<&[&str]>) -> (Body, bool) {
     if parts.iter().any(|p| is_truncated(p)) {
         return (Body::truncated_marker(), true);
     }
-    (Body::from_bytes(parts.join("\n").as_bytes()), false)
+    // Measured before joining: a body past the limit is never copied.
+    let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+    if len > MAX_BODY_BYTES {
+        return (Body::truncated_marker(), true);
+    }
+    match parts {
+        // One event (every delivered body, most standard ones): encoded where it lies.
+        [one] => (Body::from_bytes(one.as_bytes()), false),
+        _ => (Body::from_bytes(parts.join("\n").as_bytes()), false),
+    }
 }
 
 fn encode_headers(pairs: &[(&str, &str)]) -> Vec<String> {
@@ -573,6 +589,52 @@ mod tests {
             r#"{"cq_body_truncated":"true"}"#
         );
         assert_eq!(out.counts.truncated, 1);
+    }
+
+    #[test]
+    fn bodies_are_sent_whole_up_to_max_body_bytes() {
+        let request = |body: &str| {
+            let lines = [
+                "(r1) HTTP Method: POST, Resource Path: /x".to_string(),
+                format!("(r1) Method request body before transformations: {body}"),
+                "(r1) Method completed with status: 200".to_string(),
+            ];
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            rest(&refs)
+        };
+        let at_limit = "a".repeat(MAX_BODY_BYTES);
+        let out = request(&at_limit);
+        let b = &out.built[0];
+        assert!(!b.truncated);
+        assert_eq!(b.transaction.request.body.length, MAX_BODY_BYTES);
+        assert_eq!(decode(&b.transaction.request.body.data), at_limit);
+        assert_eq!(out.counts.truncated, 0);
+
+        let out = request(&"a".repeat(MAX_BODY_BYTES + 1));
+        let b = &out.built[0];
+        assert!(b.truncated);
+        assert_eq!(b.transaction.request.body, Body::truncated_marker());
+        assert_eq!(out.counts.truncated, 1);
+
+        // Joined continuation events count with their separators.
+        let half = "b".repeat(MAX_BODY_BYTES / 2);
+        let lines = [
+            "(r1) HTTP Method: POST, Resource Path: /x".to_string(),
+            format!("(r1) Method request body before transformations: {half}"),
+            format!("(r1) {half}"),
+            "(r1) Method completed with status: 200".to_string(),
+        ];
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let out = rest(&refs);
+        assert!(
+            out.built[0].truncated,
+            "{} bytes joined",
+            2 * half.len() + 1
+        );
+        assert_eq!(
+            out.built[0].transaction.request.body,
+            Body::truncated_marker()
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct FetchError {
 /// One page of a window.
 #[derive(Debug, Default)]
 pub struct Page {
+    /// The events as stored: a REST group's records written by a CloudWatch Logs delivery in
+    /// `json` format are unwrapped where REST events enter the pipeline (the assembler, see
+    /// `pipeline::parse::delivered`), for this path and the push path alike.
     pub events: Vec<LogEvent>,
     /// More pages follow (FilterLogEvents can return an empty page with a token).
     pub next_token: Option<String>,

@@ -114,6 +114,8 @@ pub struct EventRef<'a> {
     #[serde(borrow)]
     pub id: Cow<'a, str>,
     pub timestamp: i64,
+    /// As delivered, still borrowed: a REST group's delivered `json` record is unwrapped by
+    /// the assembler (`pipeline::parse::delivered`), which copies only what it keeps.
     #[serde(borrow)]
     pub message: Cow<'a, str>,
 }

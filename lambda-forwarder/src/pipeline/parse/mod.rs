@@ -1,7 +1,9 @@
 //! Parsers for what API Gateway writes to CloudWatch Logs: REST execution-log lines
-//! (`rest`), the `{K=V, ...}` maps inside them (`header_map`) and HTTP API access-log JSON
-//! (`http`). Everything here is pure: text in, values out, never a panic.
+//! (`rest`), the same lines wrapped in the JSON records of a CloudWatch Logs delivery
+//! (`delivered`), the `{K=V, ...}` maps inside them (`header_map`) and HTTP API access-log
+//! JSON (`http`). Everything here is pure: text in, values out, never a panic.
 
+pub mod delivered;
 pub mod header_map;
 pub mod http;
 pub mod rest;

@@ -661,3 +661,254 @@ async fn push_through_kinesis_hands_over_from_polling_without_doubles() {
     expected.push("/pets/50".into());
     assert_exactly(&b.fake, &expected);
 }
+
+/// A JSON document of at least `bytes` bytes.
+fn json_body_of(bytes: usize) -> String {
+    let mut items = Vec::new();
+    let mut size = 0;
+    while size < bytes {
+        let item = serde_json::json!({
+            "sku": format!("sku-{:06}", items.len()),
+            "note": "a \"quoted\" note",
+        });
+        size += item.to_string().len() + 1;
+        items.push(item);
+    }
+    serde_json::json!({ "items": items }).to_string()
+}
+
+/// The `<text>` of each line API Gateway logs for `POST /orders/{n}` with `body`.
+fn post_texts(request_id: &str, n: usize, body: &str) -> Vec<String> {
+    vec![
+        format!("Extended Request Id: Dl1v{n:08}="),
+        format!("Starting execution for request: {request_id}"),
+        format!("HTTP Method: POST, Resource Path: /orders/{n}"),
+        format!(
+            "Method request headers: {{Content-Type=application/json, Host={REST_API}.execute-api.us-east-1.amazonaws.com, X-Forwarded-For=203.0.113.7}}"
+        ),
+        format!("Method request body before transformations: {body}"),
+        format!("Endpoint request body after transformations: {body}"),
+        "Received response. Status: 201, Integration latency: 9 ms".to_string(),
+        format!("Method response body after transformations: {{\"order\":{n}}}"),
+        "Method response headers: {Content-Type=application/json}".to_string(),
+        "Successfully completed execution".to_string(),
+        "Method completed with status: 201".to_string(),
+    ]
+}
+
+/// One event as a CloudWatch Logs delivery of REST execution logs writes it: `json` with the
+/// whole line, `json` with the text and the request id apart, or `plain`.
+fn delivered_record(format: &str, request_id: &str, text: &str) -> String {
+    match format {
+        "json-line" => serde_json::json!({
+            "message": format!("({request_id}) {text}"),
+            "timestamp": now_ms(),
+        })
+        .to_string(),
+        "json-text" => serde_json::json!({
+            "requestId": request_id,
+            "message": text,
+            "level": "INFO",
+        })
+        .to_string(),
+        _ => format!("({request_id}) {text}"),
+    }
+}
+
+fn body_of(t: &serde_json::Value, side: &str) -> Vec<u8> {
+    let body = &t[side]["body"];
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(body["data"].as_str().expect("data"))
+        .expect("base64");
+    assert_eq!(body["length"].as_u64(), Some(data.len() as u64), "{side}");
+    data
+}
+
+/// REST execution logs delivered by a CloudWatch Logs delivery (events up to 1 MB) into the
+/// stage's usual group, beside standard logging's streams: the tick polls them and the Edge
+/// gets the 50 KB bodies whole, from `json` records and `plain` lines alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_execution_logs_reach_the_edge_with_their_bodies_whole() {
+    let b = bed().await;
+    let app = b.container();
+    let body = json_body_of(50 * 1024);
+    assert!(body.len() >= 50 * 1024);
+    let mut expected = seed_rest(&b.logs, 0, 1, 30_000).await;
+    expected.extend(seed_http(&b.logs, 100, 2, 30_000).await);
+    let base = now_ms() - 20_000;
+    let formats = ["json-line", "json-text", "plain"];
+    let mut ids = Vec::new();
+    for (k, format) in formats.iter().enumerate() {
+        let n = 700 + k;
+        let id = format!("de11e7ed-0000-4000-8000-{n:012}");
+        let events: Vec<(i64, String)> = post_texts(&id, n, &body)
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                (
+                    base + (k * 100 + i) as i64,
+                    delivered_record(format, &id, text),
+                )
+            })
+            .collect();
+        // Each event is one record, well over standard logging's 1 KB.
+        assert!(events[4].1.len() > 50 * 1024, "{format}");
+        put_events(
+            &b.logs,
+            &rest_group(),
+            &format!("delivery-{format}"),
+            &events,
+        )
+        .await;
+        expected.push(format!("/orders/{n}"));
+        ids.push((id, n));
+    }
+
+    let (r, s) = tick(&app).await;
+    r.expect("tick over delivered records");
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_exactly(&b.fake, &expected);
+    assert!(
+        b.fake.schema_errors().is_empty(),
+        "{:?}",
+        b.fake.schema_errors()
+    );
+    let received = b.fake.received();
+    for ((id, n), format) in ids.iter().zip(formats) {
+        let t = received
+            .iter()
+            .find(|t| t["transaction-id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no transaction for the {format} request"));
+        assert_eq!(body_of(t, "request"), body.as_bytes(), "{format}");
+        assert_eq!(t["request"]["http-method"], "POST");
+        assert_eq!(t["response"]["status-code"], "201");
+        assert_eq!(
+            body_of(t, "response"),
+            format!("{{\"order\":{n}}}").as_bytes(),
+            "{format}"
+        );
+    }
+}
+
+/// The same records pushed by a subscription (straight to the function) go through the
+/// same unwrapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_json_records_pushed_by_a_subscription_keep_their_bodies_whole() {
+    let b = bed().await;
+    let app = b.container();
+    // A group of its own: the push path caches each group's channel for the process, and
+    // the Kinesis handoff test switches `rest_group()` while this one may run.
+    let group = lambda_forwarder::config::LogGroupSpec::rest("de11veredjs", "prod").log_group;
+    let body = json_body_of(50 * 1024);
+    let id = "de11e7ed-0000-4000-8000-000000000800";
+    let ts = now_ms();
+    let payload = serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": group,
+        "logStream": "delivery-json",
+        "subscriptionFilters": ["cequence"],
+        "logEvents": post_texts(id, 800, &body).iter().enumerate().map(|(i, text)| serde_json::json!({
+            "id": format!("sub-{i}"),
+            "timestamp": ts + i as i64,
+            "message": delivered_record(if i % 2 == 0 { "json-text" } else { "json-line" }, id, text),
+        })).collect::<Vec<_>>()
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(payload.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let event = serde_json::json!({"awslogs": {"data": data}}).to_string();
+    let out = handler::handle(&app, &event, InvocationMeta::default())
+        .await
+        .expect("subscription invocation");
+    assert_eq!(out["delivered"], 1, "{out}");
+    assert_exactly(&b.fake, &["/orders/800".to_string()]);
+    let t = &b.fake.received()[0];
+    assert_eq!(body_of(t, "request"), body.as_bytes());
+    assert_eq!(body_of(t, "response"), br#"{"order":800}"#);
+}
+
+/// A body that does not compress (a fragment item would otherwise hold it easily).
+fn incompressible_body(bytes: usize) -> String {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let raw: Vec<u8> = (0..bytes * 3 / 4)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    format!(
+        "{{\"blob\":\"{}\"}}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn subscription_event(group: &str, stream: &str, events: Vec<serde_json::Value>) -> String {
+    let payload = serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": group,
+        "logStream": stream,
+        "subscriptionFilters": ["cequence"],
+        "logEvents": events,
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(payload.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    serde_json::json!({"awslogs": {"data": data}}).to_string()
+}
+
+/// A pushed request split across two payloads whose first half carries a 600 KB body that
+/// does not compress: the fragment is kept in the spool bucket (a DynamoDB item holds at most
+/// 400 KB), the second half completes it, and the Edge gets the body whole, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_pushed_request_with_a_body_larger_than_an_item_arrives_whole() {
+    let b = bed().await;
+    let app = b.container();
+    let group = lambda_forwarder::config::LogGroupSpec::rest("b1gfragmnt", "prod").log_group;
+    let body = incompressible_body(600 * 1024);
+    let id = "b16f7a90-0000-4000-8000-000000000900";
+    let ts = now_ms();
+    let texts = post_texts(id, 900, &body);
+    let events: Vec<serde_json::Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            serde_json::json!({
+                "id": format!("big-{i}"),
+                "timestamp": ts + i as i64,
+                "message": format!("({id}) {text}"),
+            })
+        })
+        .collect();
+    // The request body and the lines before it, then the rest (as two streams' payloads).
+    let (first, second) = events.split_at(6);
+    let out = handler::handle(
+        &app,
+        &subscription_event(&group, "delivery-a", first.to_vec()),
+        InvocationMeta::default(),
+    )
+    .await
+    .expect("first half");
+    assert_eq!(out["delivered"], 0, "{out}");
+    let kept = spool_keys(&b.sdk, "state/fragments/").await;
+    assert_eq!(
+        kept.len(),
+        1,
+        "the big fragment is in the spool bucket: {kept:?}"
+    );
+
+    let out = handler::handle(
+        &app,
+        &subscription_event(&group, "delivery-b", second.to_vec()),
+        InvocationMeta::default(),
+    )
+    .await
+    .expect("second half");
+    assert_eq!(out["delivered"], 1, "{out}");
+    assert_exactly(&b.fake, &["/orders/900".to_string()]);
+    let t = &b.fake.received()[0];
+    assert_eq!(body_of(t, "request"), body.as_bytes());
+}

@@ -42,6 +42,10 @@ const PAYLOAD_MEMORY_SECS: i64 = 2 * 86_400;
 /// A split pushed request's fragments outlive the wait by far: the sweep sends them; TTL is
 /// only the last resort against a table that grows forever.
 const FRAGMENT_TTL_SECS: i64 = 7 * 86_400;
+/// A compressed fragment above this size is kept in the spool bucket and its key in the item:
+/// a fragment item collects every piece of a request, and a DynamoDB item holds at most
+/// 400 KB, which a few pieces of full execution logs (bodies up to 1 MB) would exceed.
+pub const MAX_INLINE_FRAGMENT_BYTES: usize = 32 * 1024;
 /// Fragment items are spread over this many partitions (a hot partition takes ~1,000 writes/s).
 pub const FRAGMENT_PARTITIONS: u32 = 32;
 
@@ -456,7 +460,36 @@ impl StateStore {
         log_group: &str,
         fragment: &OpenRequest,
     ) -> Result<Vec<OpenRequest>, StateError> {
-        let blob = AttributeValue::B(Blob::new(encode_open(std::slice::from_ref(fragment))));
+        let encoded = encode_open(std::slice::from_ref(fragment));
+        let blob = if encoded.len() > MAX_INLINE_FRAGMENT_BYTES {
+            let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
+                table: self.table.clone(),
+                op: "UpdateItem (fragment)",
+                message: format!(
+                    "a fragment of {} bytes compressed exceeds what an item holds and no spool bucket is configured",
+                    encoded.len()
+                ),
+            })?;
+            // Unique per piece: the same piece pushed twice (at-least-once delivery) is two
+            // objects, merged like two inline copies.
+            let key = format!(
+                "state/fragments/{:016x}/{}-{:016x}.bin",
+                stable_hash(format!("{log_group}\u{1f}{}", fragment.request_id).as_bytes()),
+                fragment.first_timestamp,
+                rand::random::<u64>()
+            );
+            spill
+                .put_raw(&key, encoded)
+                .await
+                .map_err(|e| StateError::Call {
+                    table: self.table.clone(),
+                    op: "UpdateItem (fragment spill)",
+                    message: e.to_string(),
+                })?;
+            AttributeValue::S(key)
+        } else {
+            AttributeValue::B(Blob::new(encoded))
+        };
         let resp = self
             .with_retry("UpdateItem (fragment)", || {
                 self.ddb
@@ -477,16 +510,21 @@ impl StateStore {
                     .send()
             })
             .await?;
+        self.read_fragments(resp.attributes().and_then(|a| a.get("frags")))
+            .await
+    }
+
+    /// The pieces of a fragment item: inline (binary) or kept in the spool bucket (its key).
+    async fn read_fragments(
+        &self,
+        frags: Option<&AttributeValue>,
+    ) -> Result<Vec<OpenRequest>, StateError> {
         let mut out = Vec::new();
-        for v in resp
-            .attributes()
-            .and_then(|a| a.get("frags"))
-            .and_then(|v| v.as_l().ok())
-            .into_iter()
-            .flatten()
-        {
-            if let Ok(b) = v.as_b() {
-                out.extend(decode_open(b.as_ref()).unwrap_or_default());
+        for v in frags.and_then(|v| v.as_l().ok()).into_iter().flatten() {
+            match v {
+                AttributeValue::B(b) => out.extend(decode_open(b.as_ref()).unwrap_or_default()),
+                AttributeValue::S(key) => out.extend(self.read_spilled(key).await?),
+                _ => {}
             }
         }
         Ok(out)
@@ -540,17 +578,7 @@ impl StateStore {
                         .and_then(|v| v.as_s().ok())
                         .cloned()
                         .unwrap_or_default();
-                    let mut frags = Vec::new();
-                    for v in item
-                        .get("frags")
-                        .and_then(|v| v.as_l().ok())
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Ok(b) = v.as_b() {
-                            frags.extend(decode_open(b.as_ref()).unwrap_or_default());
-                        }
-                    }
+                    let frags = self.read_fragments(item.get("frags")).await?;
                     out.push((group, frags));
                 }
                 match resp.last_evaluated_key() {

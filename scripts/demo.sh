@@ -97,9 +97,10 @@ for r in "${region_list[@]}"; do
   CEQUENCE_REST_API_ENABLED=true CEQUENCE_HTTP_API_ENABLED=true LOG_LEVEL=info \
     "$bin/bootstrap" invoke '{}' 2>&1 | grep -E "LAMBDA FINISHED|ERROR" || true
 done
-read -r received duplicates < <(curl -s "$cequence/_received" |
-  "$py" -c 'import json,sys; r=json.load(sys.stdin); print(r["count"], len(r["duplicates"]))')
+read -r received duplicates truncated largest < <(curl -s "$cequence/_received" |
+  "$py" -c 'import json,sys; r=json.load(sys.stdin); print(r["count"], len(r["duplicates"]), r["truncated_bodies"], r["largest_request_body"])')
 echo "fake Cequence edge received $received transactions ($duplicates duplicates) for $expected API requests"
+echo "request bodies: the largest arrived whole at $largest bytes; $truncated sent as {\"cq_body_truncated\":\"true\"}"
 
 say "cq-apigw disable --destroy"
 cq disable --destroy --yes
@@ -107,6 +108,10 @@ cq disable --destroy --yes
 say "cq-apigw status (after destroy)"
 cq status
 
+if [ "$largest" -lt 50000 ] || [ "$truncated" != 0 ]; then
+  echo "demo: full execution logs should carry the 50 KB bodies whole: largest $largest bytes, $truncated truncated" >&2
+  exit 1
+fi
 if [ "$received" != "$expected" ] || [ "$duplicates" != 0 ]; then
   echo "demo: expected $expected transactions without duplicates, the edge received $received ($duplicates duplicates)" >&2
   exit 1

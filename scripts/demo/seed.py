@@ -151,6 +151,19 @@ def rest_request_lines(path, method, status, body):
     return [f"({rid}) {line}" for line in lines]
 
 
+# What standard execution logging does to a long line: API Gateway cuts each event at 1,024
+# bytes and appends " [TRUNCATED]". A stage with our log delivery (full execution logs) gets
+# the whole line, up to 1 MB.
+STANDARD_EVENT_LIMIT = 1024
+
+
+def as_standard(message):
+    raw = message.encode()
+    if len(raw) <= STANDARD_EVENT_LIMIT:
+        return message
+    return raw[:STANDARD_EVENT_LIMIT].decode(errors="ignore") + " [TRUNCATED]"
+
+
 def put_events(logs, group, stream, messages):
     try:
         logs.create_log_group(logGroupName=group)
@@ -171,6 +184,8 @@ def put_events(logs, group, stream, messages):
 
 def cmd_traffic(args):
     total_requests = 0
+    big_bodies = 0
+    full_stages = 0
     for region in args.regions:
         apigw = client("apigateway", args.endpoint, region)
         apigw2 = client("apigatewayv2", args.endpoint, region)
@@ -181,12 +196,20 @@ def cmd_traffic(args):
                 if settings.get("loggingLevel") != "INFO":
                     continue  # not captured: API Gateway would write no execution logs
                 group = f"API-Gateway-Execution-Logs_{api['id']}/{stage['stageName']}"
+                full = "cequence:log-delivery" in (stage.get("tags") or {})
                 messages = []
-                for n in range(args.requests):
+                for n in range(args.requests - 1):
                     messages += rest_request_lines("/pets", "POST", 200, json.dumps({"name": f"pet{n}"}))
+                # One 50 KB JSON body: whole with full execution logs, cut at 1 KB without.
+                big = json.dumps({"name": "archive", "notes": "lorem ipsum " * 4300})
+                messages += rest_request_lines("/pets", "POST", 201, big)
                 messages += rest_request_lines("/static/logo.png", "GET", 200, "")  # dropped: static
+                if not full:
+                    messages = [as_standard(m) for m in messages]
                 put_events(logs, group, uuid.uuid4().hex, messages)
                 total_requests += args.requests
+                big_bodies += 1
+                full_stages += full
         for api in apigw2.get_apis()["Items"]:
             for stage in apigw2.get_stages(ApiId=api["ApiId"])["Items"]:
                 dest = (stage.get("AccessLogSettings") or {}).get("DestinationArn")
@@ -213,7 +236,8 @@ def cmd_traffic(args):
                     )
                 put_events(logs, group, uuid.uuid4().hex, messages)
                 total_requests += args.requests
-    print(f"  seeded {total_requests} API requests as API Gateway log events")
+    print(f"  seeded {total_requests} API requests as API Gateway log events, {big_bodies} of them "
+          f"with a 50 KB JSON body ({full_stages} of {big_bodies} REST stages deliver full execution logs)")
     print(f"EXPECTED_TRANSACTIONS={total_requests}")
 
 

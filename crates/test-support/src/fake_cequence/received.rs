@@ -20,6 +20,8 @@ pub struct Received {
     ids: HashMap<String, (u32, u8)>,
     order: Vec<String>,
     total: u64,
+    /// The longest request body received (`request.body.length`): full execution logs show here.
+    largest_request_body: u64,
 }
 
 /// `/_received`: what arrived, against what was expected when the test said.
@@ -38,6 +40,10 @@ pub struct Summary {
     pub unexpected_count: u64,
     /// Received with status "0" (a request sent before its end was seen).
     pub fragments: u64,
+    /// Received with the truncation marker as their request body.
+    pub truncated_bodies: u64,
+    /// The longest request body received, in bytes.
+    pub largest_request_body: u64,
 }
 
 pub fn transaction_id(v: &Value) -> &str {
@@ -72,6 +78,8 @@ impl Received {
     pub fn add(&mut self, transactions: Vec<Value>) {
         for t in transactions {
             self.total += 1;
+            let length = t["request"]["body"]["length"].as_u64().unwrap_or(0);
+            self.largest_request_body = self.largest_request_body.max(length);
             let id = transaction_id(&t).to_string();
             let entry = self.ids.entry(id.clone()).or_insert((0, flags(&t)));
             entry.0 += 1;
@@ -118,6 +126,12 @@ impl Received {
                 .values()
                 .filter(|(_, f)| f & FLAG_STATUS_ZERO != 0)
                 .count() as u64,
+            truncated_bodies: self
+                .ids
+                .values()
+                .filter(|(_, f)| f & FLAG_TRUNCATED_MARKER != 0)
+                .count() as u64,
+            largest_request_body: self.largest_request_body,
             ..Summary::default()
         };
         if let Some(exp) = expected {

@@ -337,7 +337,7 @@ impl Config {
         Filters::new(&supported_content_types_regex, "").map_err(|e| ConfigError::Invalid {
             var: "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
             value: supported_content_types_regex.clone(),
-            allowed: format!("a Rust regex ({e})"),
+            allowed: format!("a Rust regex without Unicode classes ({e})"),
         })?;
         let filters = Filters::new(
             &supported_content_types_regex,
@@ -346,7 +346,7 @@ impl Config {
         .map_err(|e| ConfigError::Invalid {
             var: "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
             value: unsupported_static_extensions_regex.clone(),
-            allowed: format!("a Rust regex ({e})"),
+            allowed: format!("a Rust regex without Unicode classes ({e})"),
         })?;
 
         let fetch_interval_ms = match get("CEQUENCE_FETCH_INTERVAL_MS") {

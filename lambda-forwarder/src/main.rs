@@ -97,21 +97,36 @@ async fn invoke_once(app: &App) -> Result<(), lambda_runtime::Error> {
 /// locally (stdout carries the `invoke` result). `LOG_LEVEL` sets this crate's level; the SDK
 /// and HTTP stack stay at `warn` so their chatter does not bury the stats line.
 fn init_logging(level: &str, lambda: bool) {
-    let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,lambda_forwarder={level},bootstrap={level},cq_stage_logging={level}"
-    ));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    // Our crates at the configured level (validated by Config), everything else at warn.
+    let ours: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
+    let filter = Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("lambda_forwarder", ours)
+        .with_target("bootstrap", ours)
+        .with_target("cq_stage_logging", ours);
+    let registry = tracing_subscriber::registry().with(filter);
     if lambda {
-        builder
-            .json()
-            .flatten_event(true)
-            .without_time()
-            .with_writer(std::io::stdout)
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .without_time()
+                    .with_target(false)
+                    .with_writer(std::io::stdout),
+            )
             .init();
     } else {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        builder.with_ansi(color).with_writer(std::io::stderr).init();
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(color)
+                    .with_writer(std::io::stderr),
+            )
+            .init();
     }
 }

@@ -179,8 +179,8 @@ mod tests {
 
     #[test]
     fn default_regexes_compile() {
-        regex::Regex::new(DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX).unwrap();
-        let statics = regex::Regex::new(DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX).unwrap();
+        regex_lite::Regex::new(DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX).unwrap();
+        let statics = regex_lite::Regex::new(DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX).unwrap();
         assert!(statics.is_match("/assets/site.CSS"));
         assert!(!statics.is_match("/pets/1"));
     }

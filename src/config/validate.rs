@@ -227,9 +227,12 @@ pub fn parse_endpoint(s: &str) -> Result<String, String> {
 
 /// A regular expression in Rust `regex` syntax (the forwarder compiles it with that crate).
 pub fn check_regex(s: &str) -> Result<(), String> {
-    regex::Regex::new(s)
-        .map(|_| ())
-        .map_err(|e| format!("not a valid regular expression (Rust regex syntax): {e}"))
+    // The forwarder compiles it with regex-lite: Rust regex syntax, ASCII-only classes.
+    regex_lite::Regex::new(s).map(|_| ()).map_err(|e| {
+        format!(
+            "not a valid regular expression (Rust regex syntax without Unicode classes such as \\p{{L}}): {e}"
+        )
+    })
 }
 
 /// An IAM role ARN, in any partition: `arn:<partition>:iam::<12 digits>:role/<path/name>`.

@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::Serialize;
 
 /// JSON key → HTTP API `$context` variable, in the order they appear in the format.

@@ -1,7 +1,7 @@
 //! The two customer-configurable filters of SPEC §2: which response bodies are worth sending
 //! (by Content-Type) and which requests are static files not worth sending at all.
 
-use regex::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
 
 /// Default of `cequence_supported_content_types_regex` (SPEC §2).
 pub const DEFAULT_SUPPORTED_CONTENT_TYPES: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
@@ -22,7 +22,7 @@ impl Filters {
     pub fn new(
         supported_content_types: &str,
         unsupported_static_extensions: &str,
-    ) -> Result<Self, regex::Error> {
+    ) -> Result<Self, regex_lite::Error> {
         let content_types = non_empty_or(supported_content_types, DEFAULT_SUPPORTED_CONTENT_TYPES);
         let static_extensions = non_empty_or(
             unsupported_static_extensions,

@@ -802,22 +802,19 @@ async fn delivered_json_records_pushed_by_a_subscription_keep_their_bodies_whole
     let body = json_body_of(50 * 1024);
     let id = "de11e7ed-0000-4000-8000-000000000800";
     let ts = now_ms();
-    let payload = serde_json::json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": group,
-        "logStream": "delivery-json",
-        "subscriptionFilters": ["cequence"],
-        "logEvents": post_texts(id, 800, &body).iter().enumerate().map(|(i, text)| serde_json::json!({
-            "id": format!("sub-{i}"),
-            "timestamp": ts + i as i64,
-            "message": delivered_record(if i % 2 == 0 { "json-text" } else { "json-line" }, id, text),
-        })).collect::<Vec<_>>()
-    });
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(payload.to_string().as_bytes()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    let event = serde_json::json!({"awslogs": {"data": data}}).to_string();
+    let events = post_texts(id, 800, &body)
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let format = if i % 2 == 0 { "json-text" } else { "json-line" };
+            serde_json::json!({
+                "id": format!("sub-{i}"),
+                "timestamp": ts + i as i64,
+                "message": delivered_record(format, id, text),
+            })
+        })
+        .collect();
+    let event = subscription_event(&group, "delivery-json", events);
     let out = handler::handle(&app, &event, InvocationMeta::default())
         .await
         .expect("subscription invocation");

@@ -16,7 +16,7 @@ use crate::delivery_plan::{
 use crate::discovery::RestStage;
 use crate::error::Error;
 use crate::log_groups;
-use crate::names::{partition_of, rest_execution_log_group, rest_stage_arn};
+use crate::names::{partition_of, rest_execution_log_group};
 
 /// The format the delivery writes. `plain` keeps the `(<requestId>) <text>` lines of the
 /// standard group (the forwarder also reads `json` records, should AWS write those).
@@ -232,16 +232,7 @@ async fn create(
 
 async fn delivery_exists(clients: &Clients, id: &str, calls: &mut CallLog) -> Result<bool, Error> {
     let call = calls.record("logs", "GetDelivery", id);
-    match clients.logs.get_delivery().id(id).send().await {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(Error::aws(&call, e)),
-    }
+    crate::error::found(&call, clients.logs.get_delivery().id(id).send().await).map(|d| d.is_some())
 }
 
 /// The id of the delivery whose source is `source` (DescribeDeliveries has no filter).
@@ -288,46 +279,29 @@ async fn remove(
     };
     if let Some(id) = id {
         let call = calls.record("logs", "DeleteDelivery", &id);
-        if let Err(e) = clients.logs.delete_delivery().id(&id).send().await {
-            if !e
-                .as_service_error()
-                .is_some_and(|se| se.is_resource_not_found_exception())
-            {
-                return Err(Error::aws(&call, e));
-            }
-        }
+        crate::error::found(&call, clients.logs.delete_delivery().id(&id).send().await)?;
     }
     let call = calls.record("logs", "DeleteDeliverySource", &record.source);
-    if let Err(e) = clients
-        .logs
-        .delete_delivery_source()
-        .name(&record.source)
-        .send()
-        .await
-    {
-        if !e
-            .as_service_error()
-            .is_some_and(|se| se.is_resource_not_found_exception())
-        {
-            return Err(Error::aws(&call, e));
-        }
-    }
+    crate::error::found(
+        &call,
+        clients
+            .logs
+            .delete_delivery_source()
+            .name(&record.source)
+            .send()
+            .await,
+    )?;
     let call = calls.record("logs", "DeleteDeliveryDestination", &record.destination);
-    if let Err(e) = clients
-        .logs
-        .delete_delivery_destination()
-        .name(&record.destination)
-        .send()
-        .await
-    {
-        if !e
-            .as_service_error()
-            .is_some_and(|se| se.is_resource_not_found_exception())
-        {
-            return Err(Error::aws(&call, e));
-        }
-    }
-    let arn = stage_arn(clients, s);
+    crate::error::found(
+        &call,
+        clients
+            .logs
+            .delete_delivery_destination()
+            .name(&record.destination)
+            .send()
+            .await,
+    )?;
+    let arn = crate::rest::arn(clients, s);
     let call = calls.record("apigateway", "UntagResource", &arn);
     clients
         .apigateway
@@ -346,20 +320,5 @@ async fn tag(
     record: &DeliveryRecord,
     calls: &mut CallLog,
 ) -> Result<(), Error> {
-    let arn = stage_arn(clients, s);
-    let call = calls.record("apigateway", "TagResource", &arn);
-    clients
-        .apigateway
-        .tag_resource()
-        .resource_arn(&arn)
-        .tags(LOG_DELIVERY_TAG, record.encode())
-        .send()
-        .await
-        .map_err(|e| Error::aws(&call, e))?;
-    Ok(())
-}
-
-fn stage_arn(clients: &Clients, s: &RestStage) -> String {
-    let region = clients.region();
-    rest_stage_arn(partition_of(&region), &region, &s.api_id, &s.stage)
+    crate::rest::tag_stage(clients, s, LOG_DELIVERY_TAG, &record.encode(), calls).await
 }

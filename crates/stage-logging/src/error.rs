@@ -62,3 +62,20 @@ impl Error {
         }
     }
 }
+
+/// The call's output, or None when its target does not exist (ResourceNotFoundException): for
+/// reads that ask whether something exists and deletes that may be re-run.
+pub(crate) fn found<T, E, R>(
+    call: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(Error::aws(call, e)),
+    }
+}

@@ -91,7 +91,8 @@ async fn update_stage(
         .map(|m| crate::discovery::other_fields(m).fingerprint()))
 }
 
-fn arn(clients: &Clients, s: &RestStage) -> String {
+/// The stage's taggable ARN.
+pub(crate) fn arn(clients: &Clients, s: &RestStage) -> String {
     let region = clients.region();
     rest_stage_arn(partition_of(&region), &region, &s.api_id, &s.stage)
 }
@@ -177,7 +178,7 @@ async fn record_previous(
     tag_stage(clients, s, PREVIOUS_LOGGING_TAG, &value, calls).await
 }
 
-async fn tag_stage(
+pub(crate) async fn tag_stage(
     clients: &Clients,
     s: &RestStage,
     key: &str,

@@ -165,24 +165,15 @@ pub(crate) async fn unsubscribe(
         "DeleteSubscriptionFilter",
         &format!("{log_group} {SUBSCRIPTION_FILTER_NAME}"),
     );
-    match clients
+    // Removed meanwhile (another restore, or the forwarder): the goal is reached.
+    let removed = clients
         .logs
         .delete_subscription_filter()
         .log_group_name(log_group)
         .filter_name(SUBSCRIPTION_FILTER_NAME)
         .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        // Removed meanwhile (another restore, or the forwarder): the goal is reached.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(Error::aws(&call, e)),
-    }
+        .await;
+    crate::error::found(&call, removed).map(|r| r.is_some())
 }
 
 /// After a stage was restored (or found not ours), take our filter off every group its logs

@@ -715,14 +715,18 @@ fn spool_bucket_is_private_encrypted_tls_only_and_expires() {
         .iter()
         .map(|r| at(r, &["Prefix"]).as_str().unwrap())
         .collect();
-    assert_eq!(prefixes, ["spool/", "rejected/"]);
-    for r in rules {
+    assert_eq!(prefixes, ["spool/", "rejected/", "state/fragments/"]);
+    for r in &rules[..2] {
         assert_eq!(at(r, &["Status"]).as_str(), Some("Enabled"));
         assert_eq!(
             intrinsic(at(r, &["ExpirationInDays"])).unwrap().1.as_str(),
             Some("SpoolRetentionDays")
         );
     }
+    // Split-request pieces outlive their 7-day fragment item by a day, whatever the spool's
+    // retention.
+    assert_eq!(at(&rules[2], &["Status"]).as_str(), Some("Enabled"));
+    assert_eq!(at(&rules[2], &["ExpirationInDays"]).as_u64(), Some(8));
 
     let policy = at(resources, &["SpoolBucketPolicy", "Properties"]);
     assert_eq!(

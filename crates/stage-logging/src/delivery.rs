@@ -33,11 +33,14 @@ pub(crate) struct DeliveryState {
 }
 
 /// Bring a captured stage's delivery to `wanted`. `auto` turns any refusal into a standard
-/// stage with the reason in `note`; `full` returns it as the stage's error.
+/// stage with the reason in `note`; `full` returns it as the stage's error. `group_arn` is the
+/// stage's execution group's ARN when the caller already read it (else it is looked up, only
+/// if a delivery is to be made).
 pub(crate) async fn apply(
     clients: &Clients,
     s: &RestStage,
     wanted: RestDelivery,
+    group_arn: Option<&str>,
     calls: &mut CallLog,
 ) -> Result<DeliveryState, Error> {
     let recorded = recorded(s)?;
@@ -57,9 +60,11 @@ pub(crate) async fn apply(
                     });
                 }
             }
-            create_or_fall_back(clients, s, wanted, true, calls).await
+            create_or_fall_back(clients, s, wanted, group_arn, true, calls).await
         }
-        DeliveryAction::Create => create_or_fall_back(clients, s, wanted, false, calls).await,
+        DeliveryAction::Create => {
+            create_or_fall_back(clients, s, wanted, group_arn, false, calls).await
+        }
     }
 }
 
@@ -84,7 +89,7 @@ fn recorded(s: &RestStage) -> Result<Option<DeliveryRecord>, Error> {
         .map(DeliveryRecord::decode)
         .transpose()
         .map_err(|message| Error::PreviousSettings {
-            stage: format!("restapis/{}/stages/{}", s.api_id, s.stage),
+            stage: crate::rest::stage_target(s),
             message,
         })
 }
@@ -101,10 +106,11 @@ async fn create_or_fall_back(
     clients: &Clients,
     s: &RestStage,
     wanted: RestDelivery,
+    group_arn: Option<&str>,
     tagged: bool,
     calls: &mut CallLog,
 ) -> Result<DeliveryState, Error> {
-    match create(clients, s, tagged, calls).await {
+    match create(clients, s, group_arn, tagged, calls).await {
         Ok(()) => Ok(DeliveryState {
             kind: DeliveryKind::Full,
             changed: true,
@@ -145,18 +151,24 @@ fn fallback_note(e: &Error) -> String {
 async fn create(
     clients: &Clients,
     s: &RestStage,
+    group_arn: Option<&str>,
     tagged: bool,
     calls: &mut CallLog,
 ) -> Result<(), Error> {
-    let group = rest_execution_log_group(&s.api_id, &s.stage);
-    let group_arn = log_groups::find(&clients.logs, &group, calls)
-        .await?
-        .and_then(|g| g.arn)
-        .ok_or_else(|| Error::Aws {
-            call: format!("logs:DescribeLogGroups {group}"),
-            code: None,
-            message: "the stage's execution log group has no ARN to deliver to".into(),
-        })?;
+    let group_arn = match group_arn {
+        Some(arn) => arn.to_string(),
+        None => {
+            let group = rest_execution_log_group(&s.api_id, &s.stage);
+            log_groups::find(&clients.logs, &group, calls)
+                .await?
+                .and_then(|g| g.arn)
+                .ok_or_else(|| Error::Aws {
+                    call: format!("logs:DescribeLogGroups {group}"),
+                    code: None,
+                    message: "the stage's execution log group has no ARN to deliver to".into(),
+                })?
+        }
+    };
     let region = clients.region();
     let partition = partition_of(&region);
     let account = account_of_arn(&group_arn).unwrap_or_default();

@@ -57,7 +57,7 @@ fn to_patch(p: &Patch) -> PatchOperation {
     }
 }
 
-fn stage_target(s: &RestStage) -> String {
+pub(crate) fn stage_target(s: &RestStage) -> String {
     format!("restapis/{}/stages/{}", s.api_id, s.stage)
 }
 
@@ -127,7 +127,7 @@ async fn apply_capture(
     calls: &mut CallLog,
 ) -> Result<Action, Error> {
     let group = rest_execution_log_group(&s.api_id, &s.stage);
-    let (_, created) = log_groups::ensure(
+    let (group, created) = log_groups::ensure(
         &clients.logs,
         &group,
         CREATED_GROUP_RETENTION_DAYS,
@@ -155,7 +155,7 @@ async fn apply_capture(
             }
         };
     // After the logging level: AWS refuses a delivery source for a stage that does not log.
-    let state = delivery::apply(clients, s, wanted, calls).await?;
+    let state = delivery::apply(clients, s, wanted, group.arn.as_deref(), calls).await?;
     if state.changed && action == Action::Unchanged {
         action = Action::Captured;
     }

@@ -77,6 +77,12 @@ fn now_secs() -> i64 {
 }
 
 /// 64-bit FNV-1a: stable across releases (stored keys depend on it).
+/// Where a split request's pieces are kept: its fragment item's partition and its spilled
+/// pieces' folder.
+fn fragment_hash(log_group: &str, request_id: &str) -> u64 {
+    stable_hash(format!("{log_group}\u{1f}{request_id}").as_bytes())
+}
+
 pub fn stable_hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
@@ -191,6 +197,30 @@ impl StateStore {
         })
     }
 
+    /// Write state too large for its item to the spool bucket under `key`. `ops` names the
+    /// item write it stands for and the spill itself, for the error.
+    async fn spill_raw(
+        &self,
+        ops: (&'static str, &'static str),
+        too_big: String,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), StateError> {
+        let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
+            table: self.table.clone(),
+            op: ops.0,
+            message: too_big,
+        })?;
+        spill
+            .put_raw(key, bytes)
+            .await
+            .map_err(|e| StateError::Call {
+                table: self.table.clone(),
+                op: ops.1,
+                message: e.to_string(),
+            })
+    }
+
     /// Save a group's state, only over the version it was loaded at. Retried on transient
     /// failures; a retry of a save that did land is recognised by its save id.
     pub async fn save_group(
@@ -202,29 +232,19 @@ impl StateStore {
         let compressed = encode_open(&state.open);
         let mut spilled_bytes = 0;
         let blob = if compressed.len() > MAX_INLINE_OPEN_BYTES {
-            let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
-                table: self.table.clone(),
-                op: "PutItem",
-                message: format!(
-                    "{} open requests ({} bytes compressed) exceed an item and no spool bucket is configured",
-                    state.open.len(),
-                    compressed.len()
-                ),
-            })?;
             let key = format!(
                 "state/{:016x}/open-{}.json.gz",
                 stable_hash(log_group.as_bytes()),
                 state.version + 1
             );
             spilled_bytes = compressed.len() as u64;
-            spill
-                .put_raw(&key, compressed)
-                .await
-                .map_err(|e| StateError::Call {
-                    table: self.table.clone(),
-                    op: "PutItem (spill)",
-                    message: e.to_string(),
-                })?;
+            let too_big = format!(
+                "{} open requests ({} bytes compressed) exceed an item and no spool bucket is configured",
+                state.open.len(),
+                compressed.len()
+            );
+            self.spill_raw(("PutItem", "PutItem (spill)"), too_big, &key, compressed)
+                .await?;
             OpenBlob::External(key)
         } else {
             OpenBlob::Inline(compressed)
@@ -337,25 +357,15 @@ impl StateStore {
         let mut item = key(&pk, "state");
         let mut spilled_bytes = 0;
         if compressed.len() > MAX_INLINE_OPEN_BYTES {
-            let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
-                table: self.table.clone(),
-                op: "PutItem",
-                message: "open requests exceed an item and no spool bucket is configured".into(),
-            })?;
             let k = format!(
                 "state/{:016x}/open-{}.json.gz",
                 stable_hash(pk.as_bytes()),
                 state.version + 1
             );
             spilled_bytes = compressed.len() as u64;
-            spill
-                .put_raw(&k, compressed)
-                .await
-                .map_err(|e| StateError::Call {
-                    table: self.table.clone(),
-                    op: "PutItem (spill)",
-                    message: e.to_string(),
-                })?;
+            let too_big = "open requests exceed an item and no spool bucket is configured".into();
+            self.spill_raw(("PutItem", "PutItem (spill)"), too_big, &k, compressed)
+                .await?;
             item.insert("open_ref".into(), s(k));
         } else {
             item.insert("open".into(), AttributeValue::B(Blob::new(compressed)));
@@ -444,8 +454,7 @@ impl StateStore {
     }
 
     fn fragment_key(log_group: &str, request_id: &str) -> HashMap<String, AttributeValue> {
-        let bucket = stable_hash(format!("{log_group}\u{1f}{request_id}").as_bytes())
-            % u64::from(FRAGMENT_PARTITIONS);
+        let bucket = fragment_hash(log_group, request_id) % u64::from(FRAGMENT_PARTITIONS);
         key(
             &format!("fragments#{bucket}"),
             &format!("{log_group}\u{1f}{request_id}"),
@@ -462,30 +471,20 @@ impl StateStore {
     ) -> Result<Vec<OpenRequest>, StateError> {
         let encoded = encode_open(std::slice::from_ref(fragment));
         let blob = if encoded.len() > MAX_INLINE_FRAGMENT_BYTES {
-            let spill = self.spill.as_ref().ok_or_else(|| StateError::Call {
-                table: self.table.clone(),
-                op: "UpdateItem (fragment)",
-                message: format!(
-                    "a fragment of {} bytes compressed exceeds what an item holds and no spool bucket is configured",
-                    encoded.len()
-                ),
-            })?;
             // Unique per piece: the same piece pushed twice (at-least-once delivery) is two
             // objects, merged like two inline copies.
             let key = format!(
                 "state/fragments/{:016x}/{}-{:016x}.bin",
-                stable_hash(format!("{log_group}\u{1f}{}", fragment.request_id).as_bytes()),
+                fragment_hash(log_group, &fragment.request_id),
                 fragment.first_timestamp,
                 rand::random::<u64>()
             );
-            spill
-                .put_raw(&key, encoded)
-                .await
-                .map_err(|e| StateError::Call {
-                    table: self.table.clone(),
-                    op: "UpdateItem (fragment spill)",
-                    message: e.to_string(),
-                })?;
+            let too_big = format!(
+                "a fragment of {} bytes compressed exceeds what an item holds and no spool bucket is configured",
+                encoded.len()
+            );
+            let ops = ("UpdateItem (fragment)", "UpdateItem (fragment spill)");
+            self.spill_raw(ops, too_big, &key, encoded).await?;
             AttributeValue::S(key)
         } else {
             AttributeValue::B(Blob::new(encoded))

@@ -1,6 +1,6 @@
 //! The StackSet template (`templates/template.yaml`), the StackSet role templates and the operator
-//! policy: the contract (SPEC §4, the forwarder runtime contract, the issue-9 contract of
-//! parameters, resources and environment) checked on the parsed YAML, the linters (cfn-lint,
+//! policy: the contract (`cq_contract`: parameters, their defaults, the forwarder's environment,
+//! the custom resource's properties; docs/contract.md) checked on the parsed YAML, the linters (cfn-lint,
 //! checkov), and deployments on moto as a plain stack and as a StackSet instance.
 //!
 //! What moto 5.2.5 does not provision, and so is only checked statically here:
@@ -24,71 +24,14 @@ use cq_test_support::moto::ACCOUNT_ID;
 use cq_test_support::MotoServer;
 use yaml_serde::Value;
 
-/// SPEC §4 and the issue-9 contract: the parameter names are part of the contract with the CLI.
-const CONTRACT_PARAMETERS: [&str; 24] = [
-    "LambdaLogLevel",
-    "S3BucketName",
-    "S3BucketRegion",
-    "S3Key",
-    "CequenceClientId",
-    "CequenceClientSecret",
-    "CequenceAuthEndpoint",
-    "CequenceEdgeEndpoint",
-    "SupportedContentTypesRegex",
-    "UnsupportedStaticExtensionsRegex",
-    "CequenceLambdaRoleArn",
-    "ApiGatewayCloudWatchRoleArn",
-    "EventBridgeSchedulerRoleArn",
-    "CequenceRestApiEnabled",
-    "CequenceHttpApiEnabled",
-    "CequenceIncludeHttpDefaultStage",
-    "CequenceRestLogDelivery",
-    "CequenceIngestion",
-    "PushDestination",
-    "KinesisShardCount",
-    "LambdaMemorySize",
-    "LambdaArchitecture",
-    "ReservedConcurrency",
-    "SpoolRetentionDays",
-];
-
-/// The parameters CloudFormation checks as numbers (MinValue/MaxValue); the others are strings.
-const NUMBER_PARAMETERS: [&str; 3] = [
-    "KinesisShardCount",
-    "LambdaMemorySize",
-    "SpoolRetentionDays",
-];
-
-/// SPEC §2, verbatim.
-const CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
-const STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eot|opus|mpkg|xul|tif|midi|ico|ics|html|jar|3g2|ogv|otf|zip|cda|ogx|rar|7z|tar|png|webp|webm|woff|pptx|mpeg|doc|odp|weba|odt|ods|aac|tiff|gif|vsd|js|mid|arc|avi|sh|epub|bz|jpeg|woff2|bz2|3gp|azw|htm|jpg|xlsx|rtf|svg|ttf|wav|docx|xhtml|mp4|mp3|txt|git|gz|pdf|ppt|abw|mjs|csh|php|xls|ts)$";
-
-/// The environment the forwarder runtime contract says the template sets (CEQUENCE_LOG_GROUPS
-/// is optional and left unset, so every stage the library captures is read; the tuning
-/// variables CEQUENCE_SETTLE_LAG_MS, CEQUENCE_PENDING_WAIT_MS, CEQUENCE_FILTER_LOG_EVENTS_TPS
-/// and CEQUENCE_DEADLINE_MARGIN_MS are left to the forwarder's defaults, which follow the
-/// region's quota).
-const FORWARDER_ENVIRONMENT: [&str; 19] = [
-    "CEQUENCE_AUTH_ENDPOINT",
-    "CEQUENCE_EDGE_ENDPOINT",
-    "CEQUENCE_CLIENT_ID",
-    "CEQUENCE_CLIENT_SECRET_ARN",
-    "CEQUENCE_TOKEN_PARAMETER",
-    "CEQUENCE_STATE_TABLE",
-    "CEQUENCE_SPOOL_BUCKET",
-    "CEQUENCE_INGESTION",
-    "CEQUENCE_PUSH_DESTINATION",
-    "CEQUENCE_PUSH_ROLE_ARN",
-    "CEQUENCE_REST_API_ENABLED",
-    "CEQUENCE_HTTP_API_ENABLED",
-    "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE",
-    "CEQUENCE_REST_LOG_DELIVERY",
-    "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
-    "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
-    "CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN",
-    "CEQUENCE_FETCH_INTERVAL_MS",
-    "LOG_LEVEL",
-];
+// The names, defaults and rules the template must follow are the contract crate's: the CLI
+// fills the parameters from the same constants and the forwarder reads the same variables.
+use cq_contract::defaults::{
+    SUPPORTED_CONTENT_TYPES_REGEX as CONTENT_TYPES_REGEX,
+    UNSUPPORTED_STATIC_EXTENSIONS_REGEX as STATIC_EXTENSIONS_REGEX,
+};
+use cq_contract::forwarder_env::SET_BY_TEMPLATE as FORWARDER_ENVIRONMENT;
+use cq_contract::parameters::{ALL as CONTRACT_PARAMETERS, NUMBERS as NUMBER_PARAMETERS};
 
 const CLIENT_SECRET: &str = "not-a-real-secret-3f9c1e";
 const FORWARDER_KEY: &str = "lambda/forwarder-0123abcd.zip";
@@ -200,6 +143,122 @@ fn parameters_are_exactly_the_contract() {
         let description = at(p, &["Description"]).as_str().unwrap_or_default();
         assert!(!description.trim().is_empty(), "{name} has no description");
     }
+}
+
+#[test]
+fn defaults_and_variables_follow_the_contract() {
+    use cq_contract::{defaults, forwarder_env, parameters as name, LogLevel, RestDelivery};
+    let t = main_template();
+    let default = |param: &str| at(&t, &["Parameters", param, "Default"]).clone();
+    let flag = |b: bool| Value::String(b.to_string());
+    assert_eq!(
+        default(name::REST_API_ENABLED),
+        flag(defaults::REST_API_ENABLED)
+    );
+    assert_eq!(
+        default(name::HTTP_API_ENABLED),
+        flag(defaults::HTTP_API_ENABLED)
+    );
+    assert_eq!(
+        default(name::INCLUDE_HTTP_DEFAULT_STAGE),
+        flag(defaults::INCLUDE_HTTP_DEFAULT_STAGE)
+    );
+    assert_eq!(
+        default(name::LAMBDA_LOG_LEVEL).as_str(),
+        Some(LogLevel::default().as_str())
+    );
+    assert_eq!(
+        default(name::REST_LOG_DELIVERY).as_str(),
+        Some(RestDelivery::default().as_str())
+    );
+    assert_eq!(
+        default(name::INGESTION).as_str(),
+        Some(cq_contract::IngestionMode::default().as_str())
+    );
+    let levels: Vec<&str> = LogLevel::ALL.iter().map(|l| l.as_str()).collect();
+    assert_eq!(
+        string_list(at(
+            &t,
+            &["Parameters", name::LAMBDA_LOG_LEVEL, "AllowedValues"]
+        )),
+        levels
+    );
+    let deliveries: Vec<&str> = RestDelivery::ALL.iter().map(|d| d.as_str()).collect();
+    assert_eq!(
+        string_list(at(
+            &t,
+            &["Parameters", name::REST_LOG_DELIVERY, "AllowedValues"]
+        )),
+        deliveries
+    );
+    for (param, value, range) in [
+        (
+            name::KINESIS_SHARD_COUNT,
+            defaults::KINESIS_SHARD_COUNT,
+            defaults::KINESIS_SHARD_COUNT_RANGE,
+        ),
+        (
+            name::LAMBDA_MEMORY_SIZE,
+            defaults::LAMBDA_MEMORY_MB,
+            defaults::LAMBDA_MEMORY_MB_RANGE,
+        ),
+        (
+            name::SPOOL_RETENTION_DAYS,
+            defaults::SPOOL_RETENTION_DAYS,
+            defaults::SPOOL_RETENTION_DAYS_RANGE,
+        ),
+    ] {
+        let p = at(&t, &["Parameters", param]);
+        assert_eq!(
+            at(p, &["Default"]).as_u64(),
+            Some(u64::from(value)),
+            "{param}"
+        );
+        assert_eq!(
+            at(p, &["MinValue"]).as_u64(),
+            Some(u64::from(*range.start())),
+            "{param}"
+        );
+        assert_eq!(
+            at(p, &["MaxValue"]).as_u64(),
+            Some(u64::from(*range.end())),
+            "{param}"
+        );
+    }
+    // Each variable that carries a parameter is a plain `!Ref` of it.
+    let env = at(
+        &t,
+        &[
+            "Resources",
+            "ForwarderFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    );
+    for (var, param) in forwarder_env::FROM_PARAMETER {
+        let (tag, name) = intrinsic(at(env, &[var])).unwrap_or_else(|| panic!("{var}"));
+        assert_eq!(
+            (tag.as_str(), name.as_str()),
+            ("!Ref", Some(param)),
+            "{var}"
+        );
+    }
+    // Every value a parameter's constraint allows is one the forwarder's rules accept.
+    for value in ["true", "false"] {
+        cq_contract::values::parse_bool(value).unwrap();
+    }
+    for level in string_list(at(
+        &t,
+        &["Parameters", name::LAMBDA_LOG_LEVEL, "AllowedValues"],
+    )) {
+        assert!(LogLevel::parse(&level).is_some(), "{level}");
+    }
+    for mode in string_list(at(&t, &["Parameters", name::INGESTION, "AllowedValues"])) {
+        assert!(mode.parse::<cq_contract::IngestionMode>().is_ok(), "{mode}");
+    }
+    cq_contract::values::check_regex(CONTENT_TYPES_REGEX).unwrap();
+    cq_contract::values::check_regex(STATIC_EXTENSIONS_REGEX).unwrap();
 }
 
 #[test]
@@ -426,13 +485,7 @@ fn resources_cover_the_contract() {
         (tag.as_str(), token.as_str()),
         ("!GetAtt", Some("ForwarderFunction.Arn"))
     );
-    for (prop, param) in [
-        ("RestApiEnabled", "CequenceRestApiEnabled"),
-        ("HttpApiEnabled", "CequenceHttpApiEnabled"),
-        ("IncludeHttpDefaultStage", "CequenceIncludeHttpDefaultStage"),
-        ("RestLogDelivery", "CequenceRestLogDelivery"),
-        ("Ingestion", "CequenceIngestion"),
-    ] {
+    for (prop, param) in cq_contract::custom_resource::FROM_PARAMETER {
         let (tag, name) = intrinsic(at(c, &[prop])).unwrap();
         assert_eq!((tag.as_str(), name.as_str()), ("!Ref", Some(param)));
     }

@@ -4,7 +4,9 @@
 //! without touching the process environment. A bad value fails the run with an error naming
 //! the variable; a secret's value is never part of an error.
 
-use std::fmt;
+use cq_contract::forwarder_env as env;
+use cq_contract::values;
+use cq_contract::{defaults, LogLevel, RestDelivery};
 
 use crate::pipeline::filters::Filters;
 
@@ -38,35 +40,11 @@ pub enum ConfigError {
     InvalidSecret { var: &'static str, allowed: String },
 }
 
-/// A string that never shows up in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use cq_contract::Secret;
 
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// How a log group's events reach the forwarder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ingestion {
-    /// Every group is read with FilterLogEvents on the schedule.
-    Poll,
-    /// Every group gets a subscription filter; the schedule only sweeps and replays.
-    Push,
-    /// Poll while the region's FilterLogEvents quota keeps up; push the groups it cannot.
-    Auto,
-}
+/// How a log group's events reach the forwarder: poll, push, or auto (poll while the
+/// region's FilterLogEvents quota keeps up, push the groups it cannot).
+pub use cq_contract::IngestionMode as Ingestion;
 
 /// Where subscription filters deliver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,47 +87,30 @@ pub struct LogGroupSpec {
     pub stage: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogKind {
-    /// REST API execution logs (`API-Gateway-Execution-Logs_{id}/{stage}`).
-    RestExecution,
-    /// HTTP API access logs (one JSON object per line).
-    HttpAccess,
-}
+/// What a log group holds (REST execution logs or HTTP access logs).
+pub use cq_contract::log_groups::GroupKind as LogKind;
 
-pub const REST_LOG_GROUP_PREFIX: &str = "API-Gateway-Execution-Logs_";
+pub use cq_contract::log_groups::REST_EXECUTION_LOG_GROUP_PREFIX as REST_LOG_GROUP_PREFIX;
 
 impl LogGroupSpec {
     /// The REST execution log group of `api_id/stage`.
     pub fn rest(api_id: &str, stage: &str) -> Self {
         Self {
-            log_group: format!("{REST_LOG_GROUP_PREFIX}{api_id}/{stage}"),
+            log_group: cq_contract::log_groups::rest_execution_log_group(api_id, stage),
             kind: LogKind::RestExecution,
             api_id: api_id.to_string(),
             stage: stage.to_string(),
         }
     }
 
-    /// Classify a log group by name: execution-log groups by their fixed prefix, anything else
-    /// is an HTTP access-log group whose last two path segments are `api_id/stage` (the form
-    /// the stage-logging library creates).
+    /// Classify a log group by name (the contract's rule: `cq_contract::log_groups`).
     pub fn from_log_group(name: &str) -> Self {
-        if let Some(rest) = name.strip_prefix(REST_LOG_GROUP_PREFIX) {
-            let (api_id, stage) = rest.split_once('/').unwrap_or((rest, ""));
-            return Self::rest(api_id, stage);
-        }
-        let mut parts = name.trim_end_matches('/').rsplit('/');
-        let mut stage = parts.next().unwrap_or_default().to_string();
-        let api_id = parts.next().unwrap_or_default().to_string();
-        // Log group names cannot hold `$`: the library writes `$default` as `_default`.
-        if stage == "_default" && name.starts_with(cq_stage_logging::HTTP_ACCESS_LOG_GROUP_PREFIX) {
-            stage = "$default".into();
-        }
+        let g = cq_contract::log_groups::stage_of_group(name);
         Self {
             log_group: name.to_string(),
-            kind: LogKind::HttpAccess,
-            api_id,
-            stage,
+            kind: g.kind,
+            api_id: g.api_id,
+            stage: g.stage,
         }
     }
 }
@@ -176,7 +137,7 @@ pub struct Config {
     /// Capture HTTP APIs' `$default` stage too (`CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE`).
     pub include_http_default_stage: bool,
     /// REST execution logs for stages captured by a tick (`CEQUENCE_REST_LOG_DELIVERY`).
-    pub rest_log_delivery: cq_stage_logging::RestDelivery,
+    pub rest_log_delivery: RestDelivery,
     pub supported_content_types_regex: String,
     pub unsupported_static_extensions_regex: String,
     pub filters: Filters,
@@ -206,19 +167,19 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
-        let auth_endpoint = url_var("CEQUENCE_AUTH_ENDPOINT", get("CEQUENCE_AUTH_ENDPOINT"))?;
-        let edge_endpoint = url_var("CEQUENCE_EDGE_ENDPOINT", get("CEQUENCE_EDGE_ENDPOINT"))?;
-        let client_id = get("CEQUENCE_CLIENT_ID").ok_or(ConfigError::Missing {
-            var: "CEQUENCE_CLIENT_ID",
+        let auth_endpoint = url_var(env::AUTH_ENDPOINT, get(env::AUTH_ENDPOINT))?;
+        let edge_endpoint = url_var(env::EDGE_ENDPOINT, get(env::EDGE_ENDPOINT))?;
+        let client_id = get(env::CLIENT_ID).ok_or(ConfigError::Missing {
+            var: env::CLIENT_ID,
             hint: "the UAP OAuth client id",
         })?;
-        let plain_secret = lookup("CEQUENCE_CLIENT_SECRET").filter(|v| !v.is_empty());
-        let client_secret = match (get("CEQUENCE_CLIENT_SECRET_ARN"), plain_secret) {
+        let plain_secret = lookup(env::CLIENT_SECRET).filter(|v| !v.is_empty());
+        let client_secret = match (get(env::CLIENT_SECRET_ARN), plain_secret) {
             (Some(arn), _) => ClientSecret::SecretsManager(arn),
             (None, Some(plain)) if local => ClientSecret::Plain(Secret::new(plain)),
             (None, Some(_)) => {
                 return Err(ConfigError::InvalidSecret {
-                    var: "CEQUENCE_CLIENT_SECRET",
+                    var: env::CLIENT_SECRET,
                     allowed: "a plain client secret is accepted only by `bootstrap invoke` \
                               (local runs); in Lambda set CEQUENCE_CLIENT_SECRET_ARN to the \
                               Secrets Manager secret"
@@ -227,37 +188,34 @@ impl Config {
             }
             (None, None) => {
                 return Err(ConfigError::Missing {
-                    var: "CEQUENCE_CLIENT_SECRET_ARN",
+                    var: env::CLIENT_SECRET_ARN,
                     hint: "the Secrets Manager secret holding the client secret",
                 })
             }
         };
         let token_parameter = ssm_name_var(
-            "CEQUENCE_TOKEN_PARAMETER",
-            get("CEQUENCE_TOKEN_PARAMETER"),
+            env::TOKEN_PARAMETER,
+            get(env::TOKEN_PARAMETER),
             DEFAULT_TOKEN_PARAMETER,
         )?;
-        let state_table = get("CEQUENCE_STATE_TABLE");
-        let spool_bucket = get("CEQUENCE_SPOOL_BUCKET");
-        let ingestion = match get("CEQUENCE_INGESTION").map(|v| v.to_ascii_lowercase()) {
-            None => Ingestion::Auto,
-            Some(v) if v == "auto" => Ingestion::Auto,
-            Some(v) if v == "poll" => Ingestion::Poll,
-            Some(v) if v == "push" => Ingestion::Push,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    var: "CEQUENCE_INGESTION",
+        let state_table = get(env::STATE_TABLE);
+        let spool_bucket = get(env::SPOOL_BUCKET);
+        let ingestion = match get(env::INGESTION) {
+            None => Ingestion::default(),
+            Some(v) => v
+                .parse::<Ingestion>()
+                .map_err(|allowed| ConfigError::Invalid {
+                    var: env::INGESTION,
                     value: v,
-                    allowed: "poll, push or auto".into(),
-                })
-            }
+                    allowed,
+                })?,
         };
-        let push_destination = match get("CEQUENCE_PUSH_DESTINATION") {
+        let push_destination = match get(env::PUSH_DESTINATION) {
             None => PushDestination::Lambda,
             Some(v) if v.eq_ignore_ascii_case("lambda") => PushDestination::Lambda,
             Some(v) if v.starts_with("arn:") && v.contains(":kinesis:") => {
-                let role_arn = get("CEQUENCE_PUSH_ROLE_ARN").ok_or(ConfigError::Missing {
-                    var: "CEQUENCE_PUSH_ROLE_ARN",
+                let role_arn = get(env::PUSH_ROLE_ARN).ok_or(ConfigError::Missing {
+                    var: env::PUSH_ROLE_ARN,
                     hint: "the role CloudWatch Logs assumes to write into the Kinesis stream",
                 })?;
                 PushDestination::Kinesis {
@@ -267,7 +225,7 @@ impl Config {
             }
             Some(v) => {
                 return Err(ConfigError::Invalid {
-                    var: "CEQUENCE_PUSH_DESTINATION",
+                    var: env::PUSH_DESTINATION,
                     value: v,
                     allowed: "lambda or the ARN of a Kinesis data stream".into(),
                 })
@@ -275,67 +233,60 @@ impl Config {
         };
         let region = lookup("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
         let settle_lag_ms = ms_var(
-            "CEQUENCE_SETTLE_LAG_MS",
-            get("CEQUENCE_SETTLE_LAG_MS"),
+            env::SETTLE_LAG_MS,
+            get(env::SETTLE_LAG_MS),
             DEFAULT_SETTLE_LAG_MS,
             0..=3_600_000,
         )?;
         let pending_wait_ms = ms_var(
-            "CEQUENCE_PENDING_WAIT_MS",
-            get("CEQUENCE_PENDING_WAIT_MS"),
+            env::PENDING_WAIT_MS,
+            get(env::PENDING_WAIT_MS),
             DEFAULT_PENDING_WAIT_MS,
             1_000..=86_400_000,
         )?;
         let deadline_margin_ms = ms_var(
-            "CEQUENCE_DEADLINE_MARGIN_MS",
-            get("CEQUENCE_DEADLINE_MARGIN_MS"),
+            env::DEADLINE_MARGIN_MS,
+            get(env::DEADLINE_MARGIN_MS),
             DEFAULT_DEADLINE_MARGIN_MS,
             1_000..=60_000,
         )?;
-        let filter_log_events_tps = match get("CEQUENCE_FILTER_LOG_EVENTS_TPS") {
+        let filter_log_events_tps = match get(env::FILTER_LOG_EVENTS_TPS) {
             None => filter_log_events_quota(&region),
             Some(v) => match v.parse::<f64>() {
                 Ok(n) if (0.1..=100.0).contains(&n) => n,
                 _ => {
                     return Err(ConfigError::Invalid {
-                        var: "CEQUENCE_FILTER_LOG_EVENTS_TPS",
+                        var: env::FILTER_LOG_EVENTS_TPS,
                         value: v,
                         allowed: "requests per second, 0.1 to 100".into(),
                     })
                 }
             },
         };
-        let rest_enabled = bool_var(
-            "CEQUENCE_REST_API_ENABLED",
-            get("CEQUENCE_REST_API_ENABLED"),
-        )?;
-        let http_enabled = bool_var(
-            "CEQUENCE_HTTP_API_ENABLED",
-            get("CEQUENCE_HTTP_API_ENABLED"),
-        )?;
-        // The vendor guide captures named stages only; `$default` is opt-in.
-        let include_http_default_stage = bool_var_or(
-            "CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE",
-            get("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"),
-            false,
+        let flag = |var: &'static str, default: bool| bool_var_or(var, get(var), default);
+        let rest_enabled = flag(env::REST_API_ENABLED, defaults::REST_API_ENABLED)?;
+        let http_enabled = flag(env::HTTP_API_ENABLED, defaults::HTTP_API_ENABLED)?;
+        let include_http_default_stage = flag(
+            env::INCLUDE_HTTP_DEFAULT_STAGE,
+            defaults::INCLUDE_HTTP_DEFAULT_STAGE,
         )?;
         // Absent in stacks made before full execution logs: auto, as the CLI's default.
-        let rest_log_delivery = match get("CEQUENCE_REST_LOG_DELIVERY") {
-            None => cq_stage_logging::RestDelivery::Auto,
-            Some(v) => cq_stage_logging::RestDelivery::parse(&v).ok_or(ConfigError::Invalid {
-                var: "CEQUENCE_REST_LOG_DELIVERY",
+        let rest_log_delivery = match get(env::REST_LOG_DELIVERY) {
+            None => RestDelivery::default(),
+            Some(v) => RestDelivery::parse(&v).ok_or(ConfigError::Invalid {
+                var: env::REST_LOG_DELIVERY,
                 value: v,
                 allowed: "standard, full or auto".into(),
             })?,
         };
 
         let supported_content_types_regex =
-            get("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX").unwrap_or_default();
+            get(env::SUPPORTED_CONTENT_TYPES_REGEX).unwrap_or_default();
         let unsupported_static_extensions_regex =
-            get("CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX").unwrap_or_default();
+            get(env::UNSUPPORTED_STATIC_EXTENSIONS_REGEX).unwrap_or_default();
         // Compile each alone first, so the error names the variable that is wrong.
         Filters::new(&supported_content_types_regex, "").map_err(|e| ConfigError::Invalid {
-            var: "CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX",
+            var: env::SUPPORTED_CONTENT_TYPES_REGEX,
             value: supported_content_types_regex.clone(),
             allowed: format!("a Rust regex without Unicode classes ({e})"),
         })?;
@@ -344,46 +295,37 @@ impl Config {
             &unsupported_static_extensions_regex,
         )
         .map_err(|e| ConfigError::Invalid {
-            var: "CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX",
+            var: env::UNSUPPORTED_STATIC_EXTENSIONS_REGEX,
             value: unsupported_static_extensions_regex.clone(),
             allowed: format!("a Rust regex without Unicode classes ({e})"),
         })?;
 
-        let fetch_interval_ms = match get("CEQUENCE_FETCH_INTERVAL_MS") {
+        let fetch_interval_ms = match get(env::FETCH_INTERVAL_MS) {
             None => DEFAULT_FETCH_INTERVAL_MS,
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (1_000..=MAX_FETCH_INTERVAL_MS).contains(&n) => n,
                 _ => {
                     return Err(ConfigError::Invalid {
-                        var: "CEQUENCE_FETCH_INTERVAL_MS",
+                        var: env::FETCH_INTERVAL_MS,
                         value: v,
                         allowed: format!("milliseconds, 1000 to {MAX_FETCH_INTERVAL_MS}"),
                     })
                 }
             },
         };
-        let log_groups = get("CEQUENCE_LOG_GROUPS")
+        let log_groups = get(env::LOG_GROUPS)
             .map(|v| parse_log_groups(&v))
             .transpose()?;
-        let log_level = match get("LOG_LEVEL") {
-            None => "info".to_string(),
-            Some(v) => {
-                let l = v.to_ascii_lowercase();
-                if ["trace", "debug", "info", "warn", "warning", "error"].contains(&l.as_str()) {
-                    if l == "warning" {
-                        "warn".to_string()
-                    } else {
-                        l
-                    }
-                } else {
-                    return Err(ConfigError::Invalid {
-                        var: "LOG_LEVEL",
-                        value: v,
-                        allowed: "one of trace, debug, info, warn, error".into(),
-                    });
-                }
-            }
-        };
+        let log_level = match get(env::LOG_LEVEL) {
+            None => LogLevel::default(),
+            Some(v) => LogLevel::parse(&v).ok_or(ConfigError::Invalid {
+                var: env::LOG_LEVEL,
+                value: v,
+                allowed: "one of trace, debug, info, warn, error".into(),
+            })?,
+        }
+        .as_str()
+        .to_string();
 
         Ok(Self {
             auth_endpoint,
@@ -406,11 +348,27 @@ impl Config {
             supported_content_types_regex,
             unsupported_static_extensions_regex,
             filters,
-            apigw_cloudwatch_role_arn: get("CEQUENCE_APIGW_CLOUDWATCH_ROLE_ARN"),
+            apigw_cloudwatch_role_arn: get(env::APIGW_CLOUDWATCH_ROLE_ARN),
             fetch_interval_ms,
             log_groups,
             log_level,
         })
+    }
+}
+
+/// An endpoint under the contract's rule (`cq_contract::values::check_endpoint`): https, or
+/// plain http to this machine only, since the token and the client secret travel there.
+impl Config {
+    /// The stage-logging settings a tick reconciles with.
+    pub fn capture_settings(&self) -> cq_stage_logging::CaptureSettings {
+        cq_stage_logging::CaptureSettings {
+            rest_enabled: self.rest_enabled,
+            http_enabled: self.http_enabled,
+            include_http_default_stage: self.include_http_default_stage,
+            cloudwatch_role_arn: self.apigw_cloudwatch_role_arn.clone(),
+            replaces_role_arn: None,
+            rest_delivery: self.rest_log_delivery,
+        }
     }
 }
 
@@ -419,42 +377,14 @@ fn url_var(var: &'static str, value: Option<String>) -> Result<String, ConfigErr
         var,
         hint: "an https:// URL",
     })?;
-    let invalid = |allowed: &str| ConfigError::Invalid {
-        var,
-        value: value.clone(),
-        allowed: allowed.into(),
-    };
-    let (secure, rest) = match (
-        value.strip_prefix("https://"),
-        value.strip_prefix("http://"),
-    ) {
-        (Some(r), _) => (true, r),
-        (None, Some(r)) => (false, r),
-        _ => return Err(invalid("an https:// URL")),
-    };
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err(invalid("an https:// URL"));
+    match values::check_endpoint(&value) {
+        Ok(()) => Ok(value),
+        Err(allowed) => Err(ConfigError::Invalid {
+            var,
+            value,
+            allowed,
+        }),
     }
-    // The token and the client secret travel to these URLs: plain http only to this machine.
-    if !secure && !is_loopback_authority(rest) {
-        return Err(invalid(
-            "an https:// URL (plain http:// is accepted only for 127.0.0.1, ::1 or localhost)",
-        ));
-    }
-    Ok(value)
-}
-
-/// Is the host of `authority[/path]` a loopback address?
-fn is_loopback_authority(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn ms_var(
@@ -476,24 +406,19 @@ fn ms_var(
     }
 }
 
-fn bool_var(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
-    bool_var_or(var, value, true)
-}
-
-/// A `true`/`false` variable with its default when unset.
+/// A boolean under the contract's rule (`cq_contract::values::parse_bool`), with its default
+/// when unset.
 fn bool_var_or(
     var: &'static str,
     value: Option<String>,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    match value {
         None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        _ => Err(ConfigError::Invalid {
+        Some(v) => values::parse_bool(&v).map_err(|allowed| ConfigError::Invalid {
             var,
-            value: value.unwrap_or_default(),
-            allowed: "true or false".into(),
+            value: v,
+            allowed,
         }),
     }
 }
@@ -541,7 +466,7 @@ pub fn parse_log_groups(v: &str) -> Result<Vec<LogGroupSpec>, ConfigError> {
         };
         if spec.api_id.is_empty() || spec.stage.is_empty() {
             return Err(ConfigError::Invalid {
-                var: "CEQUENCE_LOG_GROUPS",
+                var: env::LOG_GROUPS,
                 value: entry.to_string(),
                 allowed: "api_id/stage or a log group name ending in /api_id/stage".into(),
             });
@@ -585,7 +510,10 @@ mod tests {
         let mut vars = base();
         vars.insert("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE", "TRUE");
         assert!(load(&vars).unwrap().include_http_default_stage);
+        // The CLI's words are the forwarder's: one rule (cq_contract::values::parse_bool).
         vars.insert("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE", "yes");
+        assert!(load(&vars).unwrap().include_http_default_stage);
+        vars.insert("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE", "maybe");
         let err = load(&vars).unwrap_err().to_string();
         assert!(err.contains("CEQUENCE_INCLUDE_HTTP_DEFAULT_STAGE"), "{err}");
     }
@@ -636,8 +564,12 @@ mod tests {
         vars.insert("CEQUENCE_AUTH_ENDPOINT", "http://localhost:1/token");
         let c = load(&vars).unwrap();
         assert_eq!(c.filter_log_events_tps, 5.0);
-        assert!(is_loopback_authority("[::1]:9/x"));
-        assert!(!is_loopback_authority("127.0.0.1.example.com/x"));
+        vars.insert(
+            "CEQUENCE_AUTH_ENDPOINT",
+            "http://127.0.0.1.example.com/token",
+        );
+        assert!(load(&vars).unwrap_err().to_string().contains("https://"));
+        vars.insert("CEQUENCE_AUTH_ENDPOINT", "http://[::1]:9/token");
         vars.insert(
             "CEQUENCE_PUSH_DESTINATION",
             "arn:aws:kinesis:us-east-1:1:stream/s",
@@ -657,7 +589,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         for (var, value) in [
             ("CEQUENCE_FETCH_INTERVAL_MS", "soon"),
-            ("CEQUENCE_REST_API_ENABLED", "yes"),
+            ("CEQUENCE_REST_API_ENABLED", "maybe"),
             ("CEQUENCE_EDGE_ENDPOINT", "edge.example.com"),
             ("CEQUENCE_SUPPORTED_CONTENT_TYPES_REGEX", "(unclosed"),
             ("CEQUENCE_UNSUPPORTED_STATIC_EXTENSIONS_REGEX", "[z-a]"),

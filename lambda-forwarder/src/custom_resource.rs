@@ -15,6 +15,8 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+use cq_contract::custom_resource as prop;
+use cq_contract::defaults;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -208,32 +210,34 @@ pub struct CfnResponse {
     pub data: Value,
 }
 
-/// "true"/"false" properties (CloudFormation passes every property as a string); unset is
-/// true.
-fn flag(props: &Value, key: &str) -> Result<bool, String> {
-    flag_or(props, key, true)
-}
-
+/// A boolean property under the contract's rule (CloudFormation passes every property as a
+/// string), with its default when unset.
 fn flag_or(props: &Value, key: &str, default: bool) -> Result<bool, String> {
+    let bad = |got: &dyn std::fmt::Display| {
+        format!("property {key} must be \"true\" or \"false\", got {got}")
+    };
     match props.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Some(other) => Err(format!(
-            "property {key} must be \"true\" or \"false\", got {other}"
-        )),
+        Some(Value::String(s)) => {
+            cq_contract::values::parse_bool(s).map_err(|_| bad(&format!("{s:?}")))
+        }
+        Some(other) => Err(bad(other)),
     }
 }
 
 /// The stage-logging settings of a Create/Update.
 pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, String> {
     Ok(cq_stage_logging::CaptureSettings {
-        rest_enabled: flag(props, "RestApiEnabled")?,
-        http_enabled: flag(props, "HttpApiEnabled")?,
+        rest_enabled: flag_or(props, prop::REST_API_ENABLED, defaults::REST_API_ENABLED)?,
+        http_enabled: flag_or(props, prop::HTTP_API_ENABLED, defaults::HTTP_API_ENABLED)?,
         // Opt-in (the vendor guide captures named stages only); absent in stacks created
         // before the property existed.
-        include_http_default_stage: flag_or(props, "IncludeHttpDefaultStage", false)?,
+        include_http_default_stage: flag_or(
+            props,
+            prop::INCLUDE_HTTP_DEFAULT_STAGE,
+            defaults::INCLUDE_HTTP_DEFAULT_STAGE,
+        )?,
         cloudwatch_role_arn: role_arn(props),
         replaces_role_arn: None,
         rest_delivery: rest_delivery(props)?,
@@ -242,7 +246,7 @@ pub fn settings(props: &Value) -> Result<cq_stage_logging::CaptureSettings, Stri
 
 /// `RestLogDelivery`: absent (stacks made before full execution logs) is auto.
 fn rest_delivery(props: &Value) -> Result<cq_stage_logging::RestDelivery, String> {
-    match props.get("RestLogDelivery") {
+    match props.get(prop::REST_LOG_DELIVERY) {
         None | Some(Value::Null) => Ok(cq_stage_logging::RestDelivery::Auto),
         Some(Value::String(s)) => cq_stage_logging::RestDelivery::parse(s).ok_or_else(|| {
             format!("property RestLogDelivery must be standard, full or auto, got {s:?}")
@@ -255,7 +259,7 @@ fn rest_delivery(props: &Value) -> Result<cq_stage_logging::RestDelivery, String
 
 fn role_arn(props: &Value) -> Option<String> {
     props
-        .get("CloudWatchRoleArn")
+        .get(prop::CLOUDWATCH_ROLE_ARN)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -390,7 +394,7 @@ pub async fn handle(
                 let mut report =
                     cq_stage_logging::reconcile_chunk(&aws.stage, &settings, &chunk).await;
                 if report.resume_after.is_none()
-                    && property(&event.resource_properties, "Ingestion") == Some("push")
+                    && property(&event.resource_properties, prop::INGESTION) == Some("push")
                 {
                     subscribe_captured(app, &event.resource_properties, &chunk, &mut report).await;
                 }

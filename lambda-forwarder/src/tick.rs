@@ -523,14 +523,7 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
         .await
         .map_err(|e| TickError::Discovery(e.to_string()))?;
     if needs_reconcile(cfg, &stages) {
-        let settings = cq_stage_logging::CaptureSettings {
-            rest_enabled: cfg.rest_enabled,
-            http_enabled: cfg.http_enabled,
-            include_http_default_stage: cfg.include_http_default_stage,
-            cloudwatch_role_arn: cfg.apigw_cloudwatch_role_arn.clone(),
-            replaces_role_arn: None,
-            rest_delivery: cfg.rest_log_delivery,
-        };
+        let settings = cfg.capture_settings();
         let report = cq_stage_logging::reconcile(&aws.stage, &settings).await;
         tracing::info!(
             changed = report.changed(),
@@ -548,18 +541,12 @@ async fn resolve_groups(aws: &AwsClients, cfg: &Config) -> Result<Vec<LogGroupSp
     Ok(groups)
 }
 
-/// Uncaptured stages of an enabled type (HTTP `$default` only when it is included).
+/// Uncaptured stages in scope (`CaptureSettings::wants`: HTTP `$default` only when included).
 pub fn needs_reconcile(cfg: &Config, stages: &[cq_stage_logging::StageStatus]) -> bool {
-    use cq_stage_logging::ApiType;
-    stages.iter().any(|s| {
-        !s.captured
-            && match s.api_type {
-                ApiType::Rest => cfg.rest_enabled,
-                ApiType::Http => {
-                    cfg.http_enabled && (s.stage != "$default" || cfg.include_http_default_stage)
-                }
-            }
-    })
+    let settings = cfg.capture_settings();
+    stages
+        .iter()
+        .any(|s| !s.captured && settings.wants(s.api_type, &s.stage))
 }
 
 /// The log groups of captured stages whose type is enabled.

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::buckets::Artifact;
-use crate::config::keys as config_keys;
+use crate::config::known_keys as config_keys;
 use crate::config::LambdaArchitecture;
 use crate::error::{Error, Result};
-use crate::plan::keys;
+use crate::plan::artifact_keys as keys;
 use crate::plan::package::{self, Machine};
 
 /// The template shipped with this build.

@@ -316,7 +316,7 @@ pub async fn artifact_keys(s3: &Client, bucket: &str) -> Result<Option<Vec<Strin
                     .iter()
                     .filter_map(|o| o.key())
                     .filter(|k| {
-                        crate::plan::keys::SHARED_PREFIXES
+                        crate::plan::artifact_keys::SHARED_PREFIXES
                             .iter()
                             .any(|p| k.starts_with(p))
                     })
@@ -333,7 +333,7 @@ pub async fn artifact_keys(s3: &Client, bucket: &str) -> Result<Option<Vec<Strin
 /// This account's artifact buckets as (bucket, region), found by name so `status` and
 /// `disable --destroy` see every region ever enabled, whatever the configuration says now.
 pub async fn list_ours(s3: &Client, account: &str) -> Result<Vec<(String, String)>> {
-    let prefix = crate::plan::keys::bucket_name(account, "");
+    let prefix = crate::plan::artifact_keys::bucket_name(account, "");
     let mut found = Vec::new();
     let mut pages = s3.list_buckets().into_paginator().send();
     while let Some(page) = pages.next().await {

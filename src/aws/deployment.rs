@@ -3,14 +3,14 @@
 use crate::config::model::{Config, PermissionModel, RegionSelection};
 use crate::error::{Error, Result};
 use crate::plan::policy::Readers;
-use crate::plan::regions::{
+use crate::plan::region_selection::{
     enabled_regions, partition_of_region, select_regions, unusable_reason, DiscoveredRegion,
 };
 use crate::plan::stackset::Targets;
 
 use super::identity::{self, Caller};
 use super::organization::{self, Organization};
-use super::{regions, Aws};
+use super::{list_regions, Aws};
 
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -42,7 +42,7 @@ pub async fn resolve_regions(
     selection: &RegionSelection,
     partition: &str,
 ) -> Result<Vec<String>> {
-    let discovered = match regions::discover(&aws.account()).await {
+    let discovered = match list_regions::discover(&aws.account()).await {
         Ok(d) => d,
         // Only the commercial partition has opt-in regions; elsewhere (GovCloud, ISO) every
         // region is enabled, so a partition whose Account API does not answer still works.

@@ -11,7 +11,7 @@ use aws_sdk_s3::Client;
 use rand::RngCore;
 
 use crate::error::{Error, Result};
-use crate::plan::keys::DIGEST_KEY_OBJECT;
+use crate::plan::artifact_keys::DIGEST_KEY_OBJECT;
 
 const KEY_BYTES: usize = 32;
 

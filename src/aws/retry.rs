@@ -5,10 +5,8 @@
 //! so those calls are wrapped here with a longer, bounded schedule.
 
 use std::future::Future;
-use std::time::Duration;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rand::Rng;
 
 /// Error codes worth waiting out.
 const RETRYABLE: &[&str] = &[
@@ -24,35 +22,11 @@ pub fn is_retryable(code: Option<&str>) -> bool {
     code.is_some_and(|c| RETRYABLE.contains(&c))
 }
 
-/// How long to keep trying.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    /// Total attempts, the first included.
-    pub attempts: u32,
-}
+/// The contract's retry schedule (`cq_contract::backoff`), the forwarder's too.
+pub use cq_contract::Backoff;
 
-impl Backoff {
-    /// For StackSet calls: 2 s doubling to 30 s, 14 attempts (about 5 minutes in all).
-    pub const STACKSET: Backoff = Backoff {
-        first: Duration::from_secs(2),
-        max: Duration::from_secs(30),
-        attempts: 14,
-    };
-
-    /// The delay before retry number `retry` (0-based): exponential, capped, with jitter in
-    /// [half, full] so concurrent callers spread out.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .first
-            .saturating_mul(2u32.saturating_pow(retry.min(16)))
-            .min(self.max);
-        let half = exp / 2;
-        let jitter_ms = rand::rng().random_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter_ms)
-    }
-}
+/// For StackSet calls: 2 s doubling to 30 s, 13 retries (14 attempts, about 5 minutes in all).
+pub const STACKSET: Backoff = Backoff::new(2_000, 30_000, 13);
 
 /// Run `op` until it succeeds, fails with a non-retryable error, or attempts run out.
 pub async fn retry<T, E, F, Fut>(backoff: Backoff, what: &str, mut op: F) -> Result<T, E>
@@ -61,19 +35,19 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: ProvideErrorMetadata,
 {
-    let mut attempt = 0;
+    let mut retries = 0;
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if attempt + 1 < backoff.attempts && is_retryable(e.code()) => {
-                let delay = backoff.delay(attempt);
+            Err(e) if retries < backoff.max_retries && is_retryable(e.code()) => {
+                retries += 1;
+                let delay = backoff.delay(retries);
                 tracing::info!(
                     "{what}: {} — retrying in {} ms",
                     e.code().unwrap_or_default(),
                     delay.as_millis()
                 );
                 tokio::time::sleep(delay).await;
-                attempt += 1;
             }
             Err(e) => return Err(e),
         }
@@ -95,6 +69,7 @@ mod tests {
     };
     use aws_sdk_cloudformation::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use std::time::Duration;
 
     /// Modeled errors carry their code in the metadata, as the SDK's deserializer sets it.
     fn meta(code: &str) -> aws_smithy_types::error::ErrorMetadata {
@@ -103,11 +78,7 @@ mod tests {
             .build()
     }
 
-    const FAST: Backoff = Backoff {
-        first: Duration::from_millis(1),
-        max: Duration::from_millis(4),
-        attempts: 5,
-    };
+    const FAST: Backoff = Backoff::new(1, 4, 4);
 
     #[tokio::test]
     async fn operation_in_progress_is_retried_until_success() {
@@ -193,20 +164,15 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.code(), Some("OperationInProgressException"));
-        assert_eq!(busy.num_calls(), FAST.attempts as usize);
+        assert_eq!(busy.num_calls(), FAST.max_retries as usize + 1);
     }
 
     #[test]
-    fn delays_grow_and_stay_bounded() {
-        let b = Backoff {
-            first: Duration::from_secs(2),
-            max: Duration::from_secs(30),
-            attempts: 10,
-        };
-        for retry in 0..10 {
-            let d = b.delay(retry);
-            let cap = Duration::from_secs(2u64.saturating_mul(1 << retry).min(30));
-            assert!(d <= cap && d >= cap / 2, "retry {retry}: {d:?}");
-        }
+    fn the_stackset_schedule_waits_about_five_minutes_at_most() {
+        let total: Duration = (1..=STACKSET.max_retries)
+            .map(|r| STACKSET.ceiling(r))
+            .sum();
+        assert_eq!(STACKSET.ceiling(1), Duration::from_secs(2));
+        assert_eq!(total, Duration::from_secs(2 + 4 + 8 + 16 + 30 * 9));
     }
 }

@@ -14,7 +14,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rand::Rng;
 use serde::Serialize;
 
-use super::retry::{retry, Backoff};
+use super::retry::{retry, STACKSET};
 use crate::config::model::PermissionModel;
 use crate::error::{Error, Result};
 use crate::plan::parameters::Parameter as TemplateParameter;
@@ -161,7 +161,7 @@ fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
 
 /// `None` when the StackSet does not exist (or was deleted).
 pub async fn describe(cfn: &Client, name: &str) -> Result<Option<StackSetInfo>> {
-    let out = match retry(Backoff::STACKSET, "DescribeStackSet", || {
+    let out = match retry(STACKSET, "DescribeStackSet", || {
         cfn.describe_stack_set().stack_set_name(name).send()
     })
     .await
@@ -216,7 +216,7 @@ pub async fn list_instances(cfn: &Client, name: &str) -> Result<Vec<InstanceInfo
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = match retry(Backoff::STACKSET, "ListStackInstances", || {
+        let page = match retry(STACKSET, "ListStackInstances", || {
             cfn.list_stack_instances()
                 .stack_set_name(name)
                 .set_next_token(token.clone())
@@ -285,7 +285,7 @@ pub async fn create(cfn: &Client, spec: &StackSetSpec) -> Result<()> {
             .administration_role_arn(&spec.admin_role_arn)
             .execution_role_name(&spec.execution_role_name),
     };
-    retry(Backoff::STACKSET, "CreateStackSet", || req.clone().send())
+    retry(STACKSET, "CreateStackSet", || req.clone().send())
         .await
         .map_err(|e| Error::aws(format!("CloudFormation CreateStackSet {}", spec.name), e))?;
     Ok(())
@@ -321,7 +321,7 @@ pub async fn update(
             .administration_role_arn(&spec.admin_role_arn)
             .execution_role_name(&spec.execution_role_name),
     };
-    let out = retry(Backoff::STACKSET, "UpdateStackSet", || req.clone().send())
+    let out = retry(STACKSET, "UpdateStackSet", || req.clone().send())
         .await
         .map_err(|e| Error::aws(format!("CloudFormation UpdateStackSet {}", spec.name), e))?;
     Ok(out.operation_id().unwrap_or(&operation_id).to_string())
@@ -365,16 +365,14 @@ pub async fn create_instances(
         .set_regions(Some(batch.regions.clone()))
         .operation_preferences(sdk_preferences(prefs))
         .operation_id(&operation_id);
-    let out = retry(Backoff::STACKSET, "CreateStackInstances", || {
-        req.clone().send()
-    })
-    .await
-    .map_err(|e| {
-        Error::aws(
-            format!("CloudFormation CreateStackInstances {name} ({batch})"),
-            e,
-        )
-    })?;
+    let out = retry(STACKSET, "CreateStackInstances", || req.clone().send())
+        .await
+        .map_err(|e| {
+            Error::aws(
+                format!("CloudFormation CreateStackInstances {name} ({batch})"),
+                e,
+            )
+        })?;
     Ok(out.operation_id().unwrap_or(&operation_id).to_string())
 }
 
@@ -396,16 +394,14 @@ pub async fn override_instances(
         .set_parameter_overrides(Some(sdk_parameters(overrides)))
         .operation_preferences(sdk_preferences(prefs))
         .operation_id(&operation_id);
-    let out = retry(Backoff::STACKSET, "UpdateStackInstances", || {
-        req.clone().send()
-    })
-    .await
-    .map_err(|e| {
-        Error::aws(
-            format!("CloudFormation UpdateStackInstances {name} ({batch})"),
-            e,
-        )
-    })?;
+    let out = retry(STACKSET, "UpdateStackInstances", || req.clone().send())
+        .await
+        .map_err(|e| {
+            Error::aws(
+                format!("CloudFormation UpdateStackInstances {name} ({batch})"),
+                e,
+            )
+        })?;
     Ok(out.operation_id().unwrap_or(&operation_id).to_string())
 }
 
@@ -416,7 +412,7 @@ pub async fn instance_overrides(
     account: &str,
     region: &str,
 ) -> Result<Vec<(String, String)>> {
-    let out = retry(Backoff::STACKSET, "DescribeStackInstance", || {
+    let out = retry(STACKSET, "DescribeStackInstance", || {
         cfn.describe_stack_instance()
             .stack_set_name(name)
             .stack_instance_account(account)
@@ -461,11 +457,7 @@ pub async fn delete_instances(
         .retain_stacks(false)
         .operation_preferences(sdk_preferences(prefs))
         .operation_id(&operation_id);
-    match retry(Backoff::STACKSET, "DeleteStackInstances", || {
-        req.clone().send()
-    })
-    .await
-    {
+    match retry(STACKSET, "DeleteStackInstances", || req.clone().send()).await {
         Ok(out) => Ok(Some(
             out.operation_id().unwrap_or(&operation_id).to_string(),
         )),
@@ -479,7 +471,7 @@ pub async fn delete_instances(
 
 /// DeleteStackSet; `false` when it was already gone.
 pub async fn delete(cfn: &Client, name: &str) -> Result<bool> {
-    match retry(Backoff::STACKSET, "DeleteStackSet", || {
+    match retry(STACKSET, "DeleteStackSet", || {
         cfn.delete_stack_set().stack_set_name(name).send()
     })
     .await
@@ -499,7 +491,7 @@ async fn operation_status(
     name: &str,
     operation_id: &str,
 ) -> Result<(String, String)> {
-    let out = retry(Backoff::STACKSET, "DescribeStackSetOperation", || {
+    let out = retry(STACKSET, "DescribeStackSetOperation", || {
         cfn.describe_stack_set_operation()
             .stack_set_name(name)
             .operation_id(operation_id)
@@ -532,7 +524,7 @@ pub async fn operation_results(
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = retry(Backoff::STACKSET, "ListStackSetOperationResults", || {
+        let page = retry(STACKSET, "ListStackSetOperationResults", || {
             cfn.list_stack_set_operation_results()
                 .stack_set_name(name)
                 .operation_id(operation_id)

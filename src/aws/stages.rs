@@ -10,8 +10,8 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use cq_stage_logging::{
-    Action, ApiType, CaptureSettings, Clients, DeliveryKind, IngestionMode, Report, StageIngestion,
-    StageStatus,
+    Action, CaptureSettings, Clients, DeliveryKind, IngestionMode, Plan, Report, StageIngestion,
+    StageStatus, Step,
 };
 
 use super::Aws;
@@ -19,14 +19,6 @@ use crate::config::model::Config;
 
 /// How many regions are worked on at once.
 const REGION_CONCURRENCY: usize = 4;
-
-/// What `discover` says about an HTTP stage the library would point at the Cequence log group.
-/// `cq-stage-logging` keeps its decision types private, so a dry run recognises these two
-/// reasons; every other reason on an HTTP stage means the customer's logging is left alone.
-const HTTP_WOULD_CAPTURE_REASONS: [&str; 2] = [
-    "access logging is off",
-    "access logs go to the Cequence group in an older format",
-];
 
 /// What a stage-logging step did (or, in a dry run, would do) across regions.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -59,15 +51,7 @@ pub fn capture_settings(config: &Config) -> CaptureSettings {
 
 /// The settings plain `disable` applies: both types off, which restores what was recorded.
 pub fn disabled_settings() -> CaptureSettings {
-    CaptureSettings {
-        rest_enabled: false,
-        http_enabled: false,
-        include_http_default_stage: false,
-        cloudwatch_role_arn: None,
-        replaces_role_arn: None,
-        // Unused: REST stages are restored, which removes a delivery whatever this says.
-        rest_delivery: cq_stage_logging::RestDelivery::Standard,
-    }
+    CaptureSettings::disabled()
 }
 
 fn clients(aws: &Aws, region: &str) -> Clients {
@@ -136,33 +120,19 @@ pub async fn discover_ingestion(
     .await
 }
 
-/// What `reconcile` with `settings` would change, from read calls only (`enable --dry-run`).
+/// What `reconcile` with `settings` would change, from read calls only (`enable --dry-run`):
+/// stage-logging's own plan, so the preview follows the rules a real run applies.
 pub async fn preview(aws: &Aws, regions: &[String], settings: &CaptureSettings) -> StageChanges {
-    let previews = per_region(regions, |region| async move {
-        let clients = clients(aws, region);
-        let stages = cq_stage_logging::discover(&clients)
+    let plans = per_region(regions, |region| async move {
+        cq_stage_logging::plan(&clients(aws, region), settings)
             .await
-            .map_err(|e| e.to_string())?;
-        // Only REST stages depend on the account's CloudWatch role; skip the call otherwise.
-        let has_role = if stages.iter().any(|s| s.api_type == ApiType::Rest) {
-            clients
-                .apigateway
-                .get_account()
-                .send()
-                .await
-                .map_err(|e| crate::error::Error::aws("API Gateway GetAccount", e).to_string())?
-                .cloudwatch_role_arn()
-                .is_some_and(|r| !r.is_empty())
-        } else {
-            true
-        };
-        Ok::<_, String>(preview_region(region, &stages, settings, has_role))
+            .map_err(|e| e.to_string())
     })
     .await;
     let mut all = StageChanges::default();
-    for (region, result) in previews {
+    for (region, result) in plans {
         match result {
-            Ok(changes) => all.extend(changes),
+            Ok(plan) => all.extend(preview_lines(&region, &plan)),
             Err(e) => all.failures.push(format!("{region}: {e}")),
         }
     }
@@ -235,55 +205,21 @@ fn collect_reports(reports: &[(String, Report)]) -> StageChanges {
     all
 }
 
-/// What `reconcile` would change in one region, from `discover`'s view of its stages.
-///
-/// A stage of a disabled type that is captured is listed as restored: `discover` does not show
-/// whether its settings were recorded by this tool, so a stage the customer set up that way
-/// themselves is listed although `reconcile` would leave it as it is.
-pub fn preview_region(
-    region: &str,
-    stages: &[StageStatus],
-    settings: &CaptureSettings,
-    account_has_role: bool,
-) -> StageChanges {
+/// The lines for one region's plan: the account role to set, then each stage that would change.
+pub fn preview_lines(region: &str, plan: &Plan) -> StageChanges {
     let mut out = StageChanges::default();
-    let role_given = settings
-        .cloudwatch_role_arn
-        .as_deref()
-        .filter(|r| !r.is_empty());
-    let has_rest = stages.iter().any(|s| s.api_type == ApiType::Rest);
-    if settings.rest_enabled && has_rest && !account_has_role {
-        if let Some(role) = role_given {
-            out.changes.push(format!(
-                "{region}: would set the account's API Gateway CloudWatch role to {role}"
-            ));
-        }
+    if let Some(role) = &plan.set_account_role {
+        out.changes.push(format!(
+            "{region}: would set the account's API Gateway CloudWatch role to {role}"
+        ));
     }
-    for s in stages {
-        let enabled = match s.api_type {
-            ApiType::Rest => settings.rest_enabled,
-            ApiType::Http => settings.http_enabled,
-        };
-        let label = stage_label(region, s);
-        let now = s.reason.as_deref().unwrap_or("not captured");
-        let would_capture = match s.api_type {
-            ApiType::Rest => account_has_role || role_given.is_some(),
-            // Discovery reports an unlogged `$default` stage as excluded whatever the
-            // settings; included, it is captured like a stage whose logging is off.
-            ApiType::Http if s.stage == "$default" => {
-                settings.include_http_default_stage
-                    && (HTTP_WOULD_CAPTURE_REASONS.contains(&now)
-                        || now == cq_stage_logging::DEFAULT_STAGE_REASON)
-            }
-            ApiType::Http => HTTP_WOULD_CAPTURE_REASONS.contains(&now),
-        };
-        if enabled && !s.captured && would_capture {
-            out.changes
-                .push(format!("{label}: would capture (now: {now})"));
-        } else if !enabled && s.captured {
-            out.changes
-                .push(format!("{label}: would restore the recorded settings"));
-        }
+    for p in plan.changes() {
+        let label = stage_label(region, &p.stage);
+        out.changes.push(match &p.step {
+            Step::Capture { now } => format!("{label}: would capture (now: {now})"),
+            Step::Restore => format!("{label}: would restore the recorded settings"),
+            Step::Keep => continue,
+        });
     }
     out
 }
@@ -291,7 +227,7 @@ pub fn preview_region(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cq_stage_logging::StageOutcome;
+    use cq_stage_logging::{ApiType, StageOutcome};
 
     fn stage(api_type: ApiType, name: &str, captured: bool, reason: Option<&str>) -> StageStatus {
         StageStatus {
@@ -400,75 +336,45 @@ mod tests {
     fn an_empty_region_changes_nothing() {
         let lines = report_lines("us-east-1", &Report::default());
         assert_eq!(lines, StageChanges::default());
-        let preview = preview_region("us-east-1", &[], &CaptureSettings::default(), false);
-        assert_eq!(preview, StageChanges::default());
     }
 
     #[test]
-    fn preview_lists_uncaptured_stages_of_enabled_types() {
-        let stages = vec![
-            stage(ApiType::Rest, "prod", true, None),
-            stage(
-                ApiType::Rest,
-                "dev",
-                false,
-                Some("execution logging is off"),
-            ),
-            stage(ApiType::Http, "json", false, Some("access logging is off")),
-            stage(
-                ApiType::Http,
-                "$default",
-                false,
-                Some("access logging is off"),
-            ),
-            stage(
-                ApiType::Http,
-                "clf",
-                false,
-                Some("the access log format is not JSON"),
-            ),
-        ];
-        let p = preview_region("us-east-1", &stages, &CaptureSettings::default(), true);
+    fn preview_lines_name_the_role_then_each_changed_stage() {
+        let plan = Plan {
+            set_account_role: Some("arn:aws:iam::1:role/r".into()),
+            stages: vec![
+                cq_stage_logging::StagePlan {
+                    stage: stage(ApiType::Rest, "prod", true, None),
+                    step: Step::Keep,
+                },
+                cq_stage_logging::StagePlan {
+                    stage: stage(
+                        ApiType::Rest,
+                        "dev",
+                        false,
+                        Some("execution logging is off"),
+                    ),
+                    step: Step::Capture {
+                        now: "execution logging is off".into(),
+                    },
+                },
+                cq_stage_logging::StagePlan {
+                    stage: stage(ApiType::Http, "json", true, None),
+                    step: Step::Restore,
+                },
+            ],
+        };
         assert_eq!(
-            p.changes,
+            preview_lines("us-east-1", &plan).changes,
             vec![
+                "us-east-1: would set the account's API Gateway CloudWatch role to arn:aws:iam::1:role/r",
                 "us-east-1 rest orders (a1) stage dev: would capture (now: execution logging is off)",
-                "us-east-1 http orders (a1) stage json: would capture (now: access logging is off)",
+                "us-east-1 http orders (a1) stage json: would restore the recorded settings",
             ]
         );
-        assert!(p.failures.is_empty());
-    }
-
-    #[test]
-    fn preview_without_a_role_sets_the_given_one_or_captures_nothing() {
-        let stages = vec![stage(ApiType::Rest, "dev", false, Some("no role"))];
-        let none = preview_region("us-east-1", &stages, &CaptureSettings::default(), false);
-        assert!(none.changes.is_empty(), "{none:?}");
-        let with_role = CaptureSettings {
-            cloudwatch_role_arn: Some("arn:aws:iam::1:role/r".into()),
-            ..CaptureSettings::default()
-        };
-        let p = preview_region("us-east-1", &stages, &with_role, false);
-        assert_eq!(p.changes.len(), 2);
-        assert!(p.changes[0].contains("arn:aws:iam::1:role/r"));
-        assert!(p.changes[1].contains("stage dev: would capture"));
-    }
-
-    #[test]
-    fn preview_restores_captured_stages_of_disabled_types() {
-        let stages = vec![
-            stage(ApiType::Rest, "prod", true, None),
-            stage(ApiType::Http, "json", true, None),
-            stage(ApiType::Rest, "dev", false, Some("off")),
-        ];
-        let settings = CaptureSettings {
-            rest_enabled: false,
-            ..CaptureSettings::default()
-        };
-        let p = preview_region("us-east-1", &stages, &settings, true);
         assert_eq!(
-            p.changes,
-            vec!["us-east-1 rest orders (a1) stage prod: would restore the recorded settings"]
+            preview_lines("us-east-1", &Plan::default()),
+            StageChanges::default()
         );
     }
 

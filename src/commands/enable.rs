@@ -25,7 +25,7 @@ use crate::plan::stackset::{
     selected_existing, Deployed, Desired, InstanceBatch, InstanceOverrides, InstanceStatus,
     StackSetChange, Targets,
 };
-use crate::plan::{keys, policy};
+use crate::plan::{artifact_keys as keys, policy};
 use crate::progress::Progress;
 
 /// How many regions are prepared at once.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::error::ConfigIssue;
 
-use super::keys;
+use super::known_keys as keys;
 
 /// One raw value and the key as the user wrote it (`cequence_x`, `CEQUENCE_X` or `--flag`).
 /// No `Debug`: the value may be the client secret.

@@ -1,4 +1,4 @@
-//! Loading and validating the configuration (SPEC §2).
+//! Loading and validating the configuration (docs/configuration.md).
 //!
 //! Sources, highest first: command-line flag > process environment (`CEQUENCE_*`) > `.env`
 //! file (`cequence_*`) > built-in default. Everything is validated here, before any AWS call,
@@ -8,25 +8,28 @@
 //! live in [`resolve`], which takes everything as values so tests need no files or env.
 
 mod accounts_csv;
-pub mod keys;
+pub mod known_keys;
 mod layers;
 pub mod model;
-mod regions;
+mod region_names;
 mod suggest;
 mod validate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use keys::{
-    DEFAULT_STACKSET_EXECUTION_ROLE_NAME, DEFAULT_STACKSET_NAME,
-    DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX, DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX, KNOWN_KEYS,
+pub use cq_contract::defaults::{
+    SUPPORTED_CONTENT_TYPES_REGEX as DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX,
+    UNSUPPORTED_STATIC_EXTENSIONS_REGEX as DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX,
 };
+pub use known_keys::{DEFAULT_STACKSET_EXECUTION_ROLE_NAME, DEFAULT_STACKSET_NAME, KNOWN_KEYS};
 pub use model::*;
-pub use regions::KNOWN_REGIONS;
+pub use region_names::KNOWN_REGIONS;
 
 use crate::cli::GlobalArgs;
 use crate::error::{ConfigIssue, Error, Result};
+use cq_contract::defaults;
+use known_keys as keys;
 use layers::{FlagValue, Layers};
 
 /// The `.env` file read when `--env-file` is not given (optional).
@@ -245,9 +248,21 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
     let auto_delete_from_s3 = r.typed(keys::CFN_AUTO_DELETE_FROM_S3, false, parse_bool);
     let regions = r.typed(keys::AWS_REGIONS, RegionSelection::All, parse_regions);
     let auto_install_dependencies = r.typed(keys::AUTO_INSTALL_DEPENDENCIES, true, parse_bool);
-    let rest_api_enabled = r.typed(keys::REST_API_ENABLED, true, parse_bool);
-    let http_api_enabled = r.typed(keys::HTTP_API_ENABLED, true, parse_bool);
-    let include_http_default_stage = r.typed(keys::INCLUDE_HTTP_DEFAULT_STAGE, false, parse_bool);
+    let rest_api_enabled = r.typed(
+        keys::REST_API_ENABLED,
+        defaults::REST_API_ENABLED,
+        parse_bool,
+    );
+    let http_api_enabled = r.typed(
+        keys::HTTP_API_ENABLED,
+        defaults::HTTP_API_ENABLED,
+        parse_bool,
+    );
+    let include_http_default_stage = r.typed(
+        keys::INCLUDE_HTTP_DEFAULT_STAGE,
+        defaults::INCLUDE_HTTP_DEFAULT_STAGE,
+        parse_bool,
+    );
     let rest_log_delivery = r.typed(
         keys::REST_LOG_DELIVERY,
         RestDelivery::default(),
@@ -257,7 +272,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
     let client_secret = r.optional(keys::CLIENT_SECRET, |s| Ok(Secret::new(s.trim())));
     let auth_endpoint = r.optional(keys::AUTH_ENDPOINT, parse_endpoint);
     let edge_endpoint = r.optional(keys::EDGE_ENDPOINT, parse_endpoint);
-    let lambda_log_level = r.typed(keys::LAMBDA_LOG_LEVEL, LogLevel::Info, parse_log_level);
+    let lambda_log_level = r.typed(keys::LAMBDA_LOG_LEVEL, LogLevel::default(), parse_log_level);
     // Regexes are taken as written: leading/trailing spaces may be part of the pattern.
     let supported_content_types_regex = r.typed(
         keys::SUPPORTED_CONTENT_TYPES_REGEX,
@@ -284,7 +299,7 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
         DEFAULT_STACKSET_EXECUTION_ROLE_NAME.to_string(),
         |s| check_role_name(s.trim()).map(|()| s.trim().to_string()),
     );
-    let ingestion = r.typed(keys::INGESTION, IngestionMode::Auto, parse_ingestion);
+    let ingestion = r.typed(keys::INGESTION, IngestionMode::default(), parse_ingestion);
     let push_destination = r.typed(
         keys::PUSH_DESTINATION,
         PushDestination::Lambda,
@@ -292,26 +307,24 @@ pub fn resolve(inputs: &Inputs<'_>, kind: CommandKind) -> Result<Config> {
     );
     let kinesis_shard_count = r.typed(
         keys::KINESIS_SHARD_COUNT,
-        keys::DEFAULT_KINESIS_SHARD_COUNT,
-        |s| parse_whole_number(s, keys::KINESIS_SHARD_COUNT_RANGE),
+        defaults::KINESIS_SHARD_COUNT,
+        |s| parse_whole_number(s, defaults::KINESIS_SHARD_COUNT_RANGE),
     );
-    let lambda_memory_mb = r.typed(
-        keys::LAMBDA_MEMORY_MB,
-        keys::DEFAULT_LAMBDA_MEMORY_MB,
-        |s| parse_whole_number(s, keys::LAMBDA_MEMORY_MB_RANGE),
-    );
+    let lambda_memory_mb = r.typed(keys::LAMBDA_MEMORY_MB, defaults::LAMBDA_MEMORY_MB, |s| {
+        parse_whole_number(s, defaults::LAMBDA_MEMORY_MB_RANGE)
+    });
     let lambda_architecture = r.typed(
         keys::LAMBDA_ARCHITECTURE,
         LambdaArchitecture::default(),
         parse_lambda_architecture,
     );
     let reserved_concurrency = r.optional(keys::RESERVED_CONCURRENCY, |s| {
-        parse_reserved_concurrency(s, keys::RESERVED_CONCURRENCY_RANGE)
+        parse_reserved_concurrency(s, defaults::RESERVED_CONCURRENCY_RANGE)
     });
     let spool_retention_days = r.typed(
         keys::SPOOL_RETENTION_DAYS,
-        keys::DEFAULT_SPOOL_RETENTION_DAYS,
-        |s| parse_whole_number(s, keys::SPOOL_RETENTION_DAYS_RANGE),
+        defaults::SPOOL_RETENTION_DAYS,
+        |s| parse_whole_number(s, defaults::SPOOL_RETENTION_DAYS_RANGE),
     );
     let mut target_accounts = r.typed(keys::TARGET_ACCOUNTS, Vec::new(), parse_accounts);
     let target_ous = r.typed(keys::TARGET_OUS, Vec::new(), parse_org_targets);

@@ -4,8 +4,6 @@
 //! this module only holds the result, so the AWS side can depend on it without caring where a
 //! value came from.
 
-use std::fmt;
-
 /// Which regions to work in, before discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegionSelection {
@@ -21,29 +19,8 @@ pub enum DeploymentType {
     Terraform,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
-        }
-    }
-}
-
-pub use cq_stage_logging::IngestionMode;
-pub use cq_stage_logging::RestDelivery;
+/// The settings whose values the template and the forwarder share: the contract's types.
+pub use cq_contract::{IngestionMode, LogLevel, RestDelivery, Secret};
 
 /// Where subscription filters deliver when groups are pushed (template parameter
 /// PushDestination).
@@ -82,35 +59,6 @@ impl LambdaArchitecture {
             LambdaArchitecture::Arm64 => "arm64",
             LambdaArchitecture::X86_64 => "x86_64",
         }
-    }
-}
-
-/// A value that must never be printed: `Debug` and `Display` show `****`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The real value, for the one place that hands it to AWS (a NoEcho parameter).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
     }
 }
 

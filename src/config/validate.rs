@@ -7,17 +7,11 @@ use super::model::{
     DeploymentType, IngestionMode, LambdaArchitecture, LogLevel, PushDestination, RegionSelection,
     RestDelivery,
 };
-use super::regions::{check_region, ALL};
+use super::region_names::{check_region, ALL};
 
-/// `true`/`false`, and also `yes`/`no`, `1`/`0` (any case): the vendor bundle writes
-/// `true`/`false`, shell users habitually write the others, and none of them is ambiguous.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Ok(true),
-        "false" | "no" | "0" => Ok(false),
-        _ => Err("expected true or false (also accepted: yes/no, 1/0)".into()),
-    }
-}
+/// Booleans and regexes follow the contract's rules, so what the CLI accepts the forwarder
+/// reads the same way.
+pub use cq_contract::values::{check_regex, parse_bool};
 
 pub fn parse_deployment_type(s: &str) -> Result<DeploymentType, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -28,14 +22,7 @@ pub fn parse_deployment_type(s: &str) -> Result<DeploymentType, String> {
 }
 
 pub fn parse_log_level(s: &str) -> Result<LogLevel, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "error" => Ok(LogLevel::Error),
-        "warn" | "warning" => Ok(LogLevel::Warn),
-        "info" => Ok(LogLevel::Info),
-        "debug" => Ok(LogLevel::Debug),
-        "trace" => Ok(LogLevel::Trace),
-        _ => Err("expected one of error, warn, info, debug, trace".into()),
-    }
+    LogLevel::parse(s).ok_or_else(|| "expected one of error, warn, info, debug, trace".into())
 }
 
 pub fn parse_ingestion(s: &str) -> Result<IngestionMode, String> {
@@ -206,33 +193,14 @@ pub fn parse_org_targets(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// An https URL with a host. Plain http is allowed only for localhost/127.0.0.1/[::1], so a
-/// local stand-in can be used in tests without ever sending a token in clear over a network.
+/// An https URL with a host, under the contract's policy (`cq_contract::values::
+/// check_endpoint`: plain http only to this machine, no embedded credentials), which the
+/// forwarder applies again to the same value.
 pub fn parse_endpoint(s: &str) -> Result<String, String> {
     let s = s.trim();
-    let url = url::Url::parse(s)
-        .map_err(|e| format!("not a valid URL ({e}); expected https://host/path"))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| "the URL has no host; expected https://host/path".to_string())?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("the URL must not embed credentials".into());
-    }
-    match url.scheme() {
-        "https" => Ok(s.to_string()),
-        "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => Ok(s.to_string()),
-        _ => Err("expected an https:// URL (http:// only for localhost or 127.0.0.1)".into()),
-    }
-}
-
-/// A regular expression in Rust `regex` syntax (the forwarder compiles it with that crate).
-pub fn check_regex(s: &str) -> Result<(), String> {
-    // The forwarder compiles it with regex-lite: Rust regex syntax, ASCII-only classes.
-    regex_lite::Regex::new(s).map(|_| ()).map_err(|e| {
-        format!(
-            "not a valid regular expression (Rust regex syntax without Unicode classes such as \\p{{L}}): {e}"
-        )
-    })
+    url::Url::parse(s).map_err(|e| format!("not a valid URL ({e}); expected https://host/path"))?;
+    cq_contract::values::check_endpoint(s)?;
+    Ok(s.to_string())
 }
 
 /// An IAM role ARN, in any partition: `arn:<partition>:iam::<12 digits>:role/<path/name>`.
@@ -293,19 +261,6 @@ pub fn check_stackset_name(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn booleans() {
-        for t in ["true", "TRUE", " True ", "yes", "1"] {
-            assert_eq!(parse_bool(t), Ok(true), "{t}");
-        }
-        for f in ["false", "False", "no", "0"] {
-            assert_eq!(parse_bool(f), Ok(false), "{f}");
-        }
-        for bad in ["ture", "on", "2", "y"] {
-            assert!(parse_bool(bad).unwrap_err().contains("true or false"));
-        }
-    }
 
     #[test]
     fn deployment_types_and_log_levels() {
@@ -486,14 +441,6 @@ mod tests {
         assert!(parse_reserved_concurrency("10000", 1..=9999)
             .unwrap_err()
             .contains("from 1 to 9999, or leave it empty"));
-    }
-
-    #[test]
-    fn regexes() {
-        assert_eq!(check_regex(r"^a+$"), Ok(()));
-        assert!(check_regex(r"(unclosed")
-            .unwrap_err()
-            .contains("regular expression"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The StackSet template parameters (SPEC §4) and the digest that detects a changed
-//! configuration.
+//! The StackSet template parameters (names: `cq_contract::parameters`) and the digest that
+//! detects a changed configuration.
 //!
 //! CloudFormation returns a NoEcho parameter masked, so a changed client secret cannot be seen
 //! by reading the StackSet back. Instead a SHA-256 digest of the template key and every
@@ -15,13 +15,12 @@ use crate::config::model::Config;
 pub const DIGEST_TAG: &str = "cequence-config-digest";
 /// Tag holding the deployed template's S3 key (DescribeStackSet returns the body, not the URL).
 pub const TEMPLATE_KEY_TAG: &str = "cequence-template-key";
-/// Parameters that `disable` overrides per stack instance.
-pub const REST_ENABLED: &str = "CequenceRestApiEnabled";
-pub const HTTP_ENABLED: &str = "CequenceHttpApiEnabled";
-/// The NoEcho parameter.
-pub const CLIENT_SECRET: &str = "CequenceClientSecret";
-/// poll, push or auto; `status` reads it back to say why a group is polled.
-pub const INGESTION: &str = "CequenceIngestion";
+use cq_contract::parameters as name;
+/// Parameters that `disable` overrides per stack instance, the NoEcho one, and the one
+/// `status` reads back: the contract's names.
+pub use cq_contract::parameters::{
+    CLIENT_SECRET, HTTP_API_ENABLED as HTTP_ENABLED, INGESTION, REST_API_ENABLED as REST_ENABLED,
+};
 
 /// One template parameter. `Debug` hides the value of the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub struct Parameter {
 
 impl Parameter {
     pub fn is_secret(&self) -> bool {
-        self.key == CLIENT_SECRET
+        name::is_secret(self.key)
     }
 
     /// The value as shown to people: the secret is `****`.
@@ -68,66 +67,72 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
     let p = |key: &'static str, value: String| Parameter { key, value };
     vec![
         p(
-            "LambdaLogLevel",
+            name::LAMBDA_LOG_LEVEL,
             config.lambda_log_level.as_str().to_string(),
         ),
-        p("S3BucketName", code.bucket.clone()),
-        p("S3BucketRegion", code.region.clone()),
-        p("S3Key", code.zip_key.clone()),
-        p("CequenceClientId", config.client_id.clone()),
+        p(name::S3_BUCKET_NAME, code.bucket.clone()),
+        p(name::S3_BUCKET_REGION, code.region.clone()),
+        p(name::S3_KEY, code.zip_key.clone()),
+        p(name::CLIENT_ID, config.client_id.clone()),
         p(CLIENT_SECRET, config.client_secret.expose().to_string()),
-        p("CequenceAuthEndpoint", config.auth_endpoint.clone()),
-        p("CequenceEdgeEndpoint", config.edge_endpoint.clone()),
+        p(name::AUTH_ENDPOINT, config.auth_endpoint.clone()),
+        p(name::EDGE_ENDPOINT, config.edge_endpoint.clone()),
         p(
-            "SupportedContentTypesRegex",
+            name::SUPPORTED_CONTENT_TYPES_REGEX,
             config.supported_content_types_regex.clone(),
         ),
         p(
-            "UnsupportedStaticExtensionsRegex",
+            name::UNSUPPORTED_STATIC_EXTENSIONS_REGEX,
             config.unsupported_static_extensions_regex.clone(),
         ),
         p(
-            "CequenceLambdaRoleArn",
+            name::LAMBDA_ROLE_ARN,
             config.lambda_role_arn.clone().unwrap_or_default(),
         ),
         p(
-            "ApiGatewayCloudWatchRoleArn",
+            name::APIGW_CLOUDWATCH_ROLE_ARN,
             config.apigw_cloudwatch_role_arn.clone().unwrap_or_default(),
         ),
         p(
-            "EventBridgeSchedulerRoleArn",
+            name::SCHEDULER_ROLE_ARN,
             config.scheduler_role_arn.clone().unwrap_or_default(),
         ),
         p(REST_ENABLED, flag(config.rest_api_enabled)),
         p(HTTP_ENABLED, flag(config.http_api_enabled)),
         p(
-            "CequenceIncludeHttpDefaultStage",
+            name::INCLUDE_HTTP_DEFAULT_STAGE,
             flag(config.include_http_default_stage),
         ),
         p(
-            "CequenceRestLogDelivery",
+            name::REST_LOG_DELIVERY,
             config.rest_log_delivery.as_str().to_string(),
         ),
         p(INGESTION, config.ingestion.as_str().to_string()),
         p(
-            "PushDestination",
+            name::PUSH_DESTINATION,
             config.push_destination.as_str().to_string(),
         ),
-        p("KinesisShardCount", config.kinesis_shard_count.to_string()),
-        p("LambdaMemorySize", config.lambda_memory_mb.to_string()),
         p(
-            "LambdaArchitecture",
+            name::KINESIS_SHARD_COUNT,
+            config.kinesis_shard_count.to_string(),
+        ),
+        p(
+            name::LAMBDA_MEMORY_SIZE,
+            config.lambda_memory_mb.to_string(),
+        ),
+        p(
+            name::LAMBDA_ARCHITECTURE,
             config.lambda_architecture.as_str().to_string(),
         ),
         p(
-            "ReservedConcurrency",
+            name::RESERVED_CONCURRENCY,
             config
                 .reserved_concurrency
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
         ),
         p(
-            "SpoolRetentionDays",
+            name::SPOOL_RETENTION_DAYS,
             config.spool_retention_days.to_string(),
         ),
     ]
@@ -136,7 +141,7 @@ pub fn template_parameters(config: &Config, code: &CodeLocation) -> Vec<Paramete
 /// Hex HMAC-SHA256 over the template key and every `key=value`, each length-prefixed so no
 /// two different sets hash the same input. The digest covers the client secret and is a tag
 /// anyone with DescribeStackSet reads; keyed with `key` (kept in the caller's account, see
-/// `keys::DIGEST_KEY_OBJECT`) it cannot be used to check a guessed secret offline.
+/// `artifact_keys::DIGEST_KEY_OBJECT`) it cannot be used to check a guessed secret offline.
 pub fn config_digest(key: &[u8], template_key: &str, params: &[Parameter]) -> String {
     let mut h = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     let mut feed = |s: &str| {
@@ -168,7 +173,7 @@ pub fn disable_overrides() -> Vec<Parameter> {
 /// Mask a parameter read back from AWS for display (the secret may come back unmasked from
 /// emulators; never show it).
 pub fn mask(key: &str, value: &str) -> String {
-    if key == CLIENT_SECRET {
+    if name::is_secret(key) {
         "****".to_string()
     } else {
         value.to_string()
@@ -232,35 +237,7 @@ pub(crate) mod tests {
     fn every_contract_parameter_is_present_once() {
         let params = template_parameters(&sample_config(), &code());
         let keys: Vec<&str> = params.iter().map(|p| p.key).collect();
-        assert_eq!(
-            keys,
-            vec![
-                "LambdaLogLevel",
-                "S3BucketName",
-                "S3BucketRegion",
-                "S3Key",
-                "CequenceClientId",
-                "CequenceClientSecret",
-                "CequenceAuthEndpoint",
-                "CequenceEdgeEndpoint",
-                "SupportedContentTypesRegex",
-                "UnsupportedStaticExtensionsRegex",
-                "CequenceLambdaRoleArn",
-                "ApiGatewayCloudWatchRoleArn",
-                "EventBridgeSchedulerRoleArn",
-                "CequenceRestApiEnabled",
-                "CequenceHttpApiEnabled",
-                "CequenceIncludeHttpDefaultStage",
-                "CequenceRestLogDelivery",
-                "CequenceIngestion",
-                "PushDestination",
-                "KinesisShardCount",
-                "LambdaMemorySize",
-                "LambdaArchitecture",
-                "ReservedConcurrency",
-                "SpoolRetentionDays",
-            ]
-        );
+        assert_eq!(keys, cq_contract::parameters::ALL);
         let get = |k: &str| params.iter().find(|p| p.key == k).unwrap().value.clone();
         assert_eq!(get("CequenceLambdaRoleArn"), "");
         assert_eq!(get("ApiGatewayCloudWatchRoleArn"), "arn:aws:iam::1:role/cw");

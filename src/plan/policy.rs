@@ -18,7 +18,7 @@ pub fn bucket_policy(bucket: &str, partition: &str, readers: &Readers) -> Value 
     let bucket_arn = format!("arn:{partition}:s3:::{bucket}");
     let objects_arn = format!("{bucket_arn}/*");
     // Other accounts read the artifacts only, not the rest of the bucket (the digest key).
-    let shared: Vec<String> = super::keys::SHARED_PREFIXES
+    let shared: Vec<String> = super::artifact_keys::SHARED_PREFIXES
         .iter()
         .map(|p| format!("{bucket_arn}/{p}*"))
         .collect();

@@ -21,38 +21,9 @@ pub const LOG_DELIVERY_TAG: &str = "cequence:log-delivery";
 const NAME_MAX: usize = 60;
 const NAME_PREFIX: &str = "cequence-";
 
-/// How REST execution logs reach the group the forwarder reads (config
-/// `cequence_rest_log_delivery`, template parameter `CequenceRestLogDelivery`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RestDelivery {
-    /// API Gateway's own execution logging: events cut at 1 KB, bodies mostly truncated.
-    Standard,
-    /// A delivery per stage (events up to 1 MB); a stage where it cannot be made fails.
-    Full,
-    /// Full where the delivery APIs accept the stage, else standard, with the reason reported.
-    #[default]
-    Auto,
-}
-
-impl RestDelivery {
-    /// Parses `standard`, `full` or `auto` (any case, surrounding spaces ignored).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "standard" => Some(Self::Standard),
-            "full" => Some(Self::Full),
-            "auto" | "" => Some(Self::Auto),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Full => "full",
-            Self::Auto => "auto",
-        }
-    }
-}
+/// How REST execution logs reach the group the forwarder reads: one of the contract's
+/// settings (`cequence_rest_log_delivery`, template parameter `CequenceRestLogDelivery`).
+pub use cq_contract::RestDelivery;
 
 /// Which kind of execution logs a captured REST stage writes (reported by `status`).
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]

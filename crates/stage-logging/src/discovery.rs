@@ -120,7 +120,7 @@ impl HttpStage {
     }
 
     pub(crate) fn is_default_stage(&self) -> bool {
-        self.stage == "$default"
+        self.stage == cq_contract::log_groups::DEFAULT_STAGE
     }
 
     pub(crate) fn status(
@@ -434,15 +434,22 @@ pub(crate) async fn discover(clients: &Clients) -> Result<Vec<StageStatus>, Erro
         out.push(rest_status(s, role.is_some()));
     }
     for s in &inv.http {
-        let (captured, group, reason) = plan::http_status(s.access_log.as_ref(), &s.own_group());
-        let reason = if !captured && s.is_default_stage() && s.access_log.is_none() {
-            Some(plan::DEFAULT_STAGE_REASON.to_string())
-        } else {
-            reason
-        };
-        out.push(s.status(captured, group, reason));
+        out.push(http_status(s, true));
     }
     Ok(out)
+}
+
+/// An HTTP stage's status from its access logging. With `default_excluded` (discovery, which
+/// knows no settings), an unlogged `$default` stage says it is out of scope rather than off.
+pub(crate) fn http_status(s: &HttpStage, default_excluded: bool) -> StageStatus {
+    let (captured, group, reason) = plan::http_status(s.access_log.as_ref(), &s.own_group());
+    let reason = if default_excluded && !captured && s.is_default_stage() && s.access_log.is_none()
+    {
+        Some(plan::DEFAULT_STAGE_REASON.to_string())
+    } else {
+        reason
+    };
+    s.status(captured, group, reason)
 }
 
 /// A REST stage's status from its settings and whether the account can write its logs.

@@ -4,7 +4,7 @@
 //! share this one implementation so the two can never disagree on where logs land or how a
 //! customer's previous settings are kept. Pure decisions (what to change, the previous-settings
 //! tag, the access log format, whether to put a subscription filter) live in `plan`,
-//! `previous`, `access_format` and `subscription_plan`; the modules `discovery`, `rest`,
+//! `region_plan`, `previous`, `access_format` and `subscription_plan`; the modules `discovery`, `rest`,
 //! `http`, `subscriptions` and `ingestion` make the calls.
 
 mod access_format;
@@ -23,6 +23,7 @@ mod names;
 mod plan;
 mod previous;
 mod reconcile;
+mod region_plan;
 mod rest;
 mod subscription_plan;
 mod subscriptions;
@@ -43,6 +44,7 @@ pub use names::{
 };
 pub use plan::{DEFAULT_STAGE_REASON, OUR_ROLE_PATH};
 pub use previous::{AccessLog, PreviousLogging, RestLogging};
+pub use region_plan::{Plan, StagePlan, Step};
 pub use subscription_plan::{
     ingestion_of, GroupSubscriptions, Ingestion, IngestionMode, OurFilter, PollReason,
     PushDestination, SubscribeOutcome, SUBSCRIPTION_FILTER_NAME,
@@ -58,6 +60,12 @@ pub const STAGE_CONCURRENCY: usize = 2;
 /// Read-only: every REST/HTTP stage in the client's region with its capture state and the log group to read.
 pub async fn discover(clients: &Clients) -> Result<Vec<StageStatus>, Error> {
     discovery::discover(clients).await
+}
+
+/// Read-only: what [`reconcile`] with `settings` would change (the CLI's dry run), decided
+/// by the same rules from the same reads.
+pub async fn plan(clients: &Clients, settings: &CaptureSettings) -> Result<Plan, Error> {
+    region_plan::plan(clients, settings).await
 }
 
 /// Bring every stage to the desired state: capture where its type is enabled, restore where disabled.

@@ -11,7 +11,7 @@ pub struct CaptureSettings {
     pub rest_enabled: bool,
     /// Capture HTTP API stages (template parameter CequenceHttpApiEnabled).
     pub http_enabled: bool,
-    /// Also capture the `$default` stage of HTTP APIs (excluded by default, SPEC §5).
+    /// Also capture the `$default` stage of HTTP APIs (excluded by default, as in the vendor guide).
     pub include_http_default_stage: bool,
     /// Role API Gateway uses to write execution logs; set on the account when it has none, or
     /// when the one it names is ours from an earlier stack (`plan::OUR_ROLE_PATH`).
@@ -21,6 +21,36 @@ pub struct CaptureSettings {
     pub replaces_role_arn: Option<String>,
     /// Standard (1 KB) or full (1 MB, a log delivery per stage) REST execution logs.
     pub rest_delivery: RestDelivery,
+}
+
+impl CaptureSettings {
+    /// Both stage types off: every stage this library captured is restored (plain `disable`).
+    pub fn disabled() -> Self {
+        Self {
+            rest_enabled: false,
+            http_enabled: false,
+            include_http_default_stage: false,
+            cloudwatch_role_arn: None,
+            replaces_role_arn: None,
+            // Unused: REST stages are restored, which removes a delivery whatever this says.
+            rest_delivery: RestDelivery::Standard,
+        }
+    }
+
+    /// Whether a stage of `api_type` named `stage` is in scope: its type is enabled, and an
+    /// HTTP API's `$default` stage only when opted in (the vendor guide captures named stages).
+    /// The one place that rule is written; the reconcile, the plan and the forwarder's tick
+    /// all ask here.
+    pub fn wants(&self, api_type: ApiType, stage: &str) -> bool {
+        match api_type {
+            ApiType::Rest => self.rest_enabled,
+            ApiType::Http => {
+                self.http_enabled
+                    && (stage != cq_contract::log_groups::DEFAULT_STAGE
+                        || self.include_http_default_stage)
+            }
+        }
+    }
 }
 
 impl Default for CaptureSettings {

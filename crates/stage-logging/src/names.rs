@@ -1,19 +1,9 @@
-//! Names and ARNs derived from API ids: one place, so the CLI, the forwarder and the tests agree.
+//! Names, tags and ARNs derived from API ids. The log group names the forwarder reads back are
+//! the contract's (`cq_contract::log_groups`); the tags and ARNs only this library uses.
 
-/// The execution log group API Gateway itself writes REST stage logs to (its name is fixed by AWS).
-pub fn rest_execution_log_group(rest_api_id: &str, stage: &str) -> String {
-    format!("API-Gateway-Execution-Logs_{rest_api_id}/{stage}")
-}
-
-/// The access log group this library creates for an HTTP stage. Log group names allow only
-/// `[.-_/#A-Za-z0-9]`, so the `$` of `$default` is written as `_`.
-pub fn http_access_log_group(api_id: &str, stage: &str) -> String {
-    let stage = stage.replace('$', "_");
-    format!("/aws/apigateway/cequence/{api_id}/{stage}")
-}
-
-/// Prefix shared by every group from `http_access_log_group`, for the forwarder's discovery.
-pub const HTTP_ACCESS_LOG_GROUP_PREFIX: &str = "/aws/apigateway/cequence/";
+pub use cq_contract::log_groups::{
+    http_access_log_group, partition_of, rest_execution_log_group, HTTP_ACCESS_LOG_GROUP_PREFIX,
+};
 
 /// The tag that records a stage's logging settings before this library changed them.
 pub const PREVIOUS_LOGGING_TAG: &str = "cequence:previous-logging";
@@ -33,17 +23,6 @@ pub fn http_stage_arn(partition: &str, region: &str, api_id: &str, stage: &str) 
     format!("arn:{partition}:apigateway:{region}::/apis/{api_id}/stages/{stage}")
 }
 
-/// The partition of a region, for ARNs (`aws-cn`, `aws-us-gov`, else `aws`).
-pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 /// A log group ARN as AccessLogSettings.DestinationArn wants it: without the trailing `:*`
 /// that DescribeLogGroups returns.
 pub fn destination_arn(log_group_arn: &str) -> &str {
@@ -60,23 +39,6 @@ pub fn log_group_name_from_arn(arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn group_names() {
-        assert_eq!(
-            rest_execution_log_group("abc123", "prod"),
-            "API-Gateway-Execution-Logs_abc123/prod"
-        );
-        assert_eq!(
-            http_access_log_group("h1", "prod"),
-            "/aws/apigateway/cequence/h1/prod"
-        );
-        assert_eq!(
-            http_access_log_group("h1", "$default"),
-            "/aws/apigateway/cequence/h1/_default"
-        );
-        assert!(http_access_log_group("x", "y").starts_with(HTTP_ACCESS_LOG_GROUP_PREFIX));
-    }
 
     #[test]
     fn arns() {

@@ -86,7 +86,7 @@ pub(crate) async fn reconcile(
                     subscriptions::release(clients, &s.read_groups(), outcome).await
                 }),
             ));
-        } else if s.is_default_stage() && !settings.include_http_default_stage {
+        } else if !settings.wants(ApiType::Http, &s.stage) {
             // Released only when it was ours to restore: an untagged `$default` stage whose
             // customer logs are read in place stays readable (and pushable) as it is.
             jobs.push((

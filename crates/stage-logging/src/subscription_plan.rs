@@ -147,55 +147,9 @@ pub(crate) fn not_ready_waits(patience: Duration) -> impl Iterator<Item = Durati
         })
 }
 
-/// How the forwarder is configured to ingest (`CEQUENCE_INGESTION`, template parameter
-/// `CequenceIngestion`, CLI key `cequence_ingestion`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IngestionMode {
-    /// Every captured group is read with FilterLogEvents.
-    Poll,
-    /// Every captured group gets our subscription filter where a slot is free.
-    Push,
-    /// Polled while the region's FilterLogEvents quota keeps up; the forwarder pushes the
-    /// groups it cannot keep up with.
-    #[default]
-    Auto,
-}
-
-impl IngestionMode {
-    pub const ALL: [IngestionMode; 3] = [
-        IngestionMode::Poll,
-        IngestionMode::Push,
-        IngestionMode::Auto,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IngestionMode::Poll => "poll",
-            IngestionMode::Push => "push",
-            IngestionMode::Auto => "auto",
-        }
-    }
-}
-
-impl std::fmt::Display for IngestionMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for IngestionMode {
-    type Err = String;
-
-    /// `poll`, `push` or `auto`, any case, surrounding spaces ignored.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        IngestionMode::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| "expected poll, push or auto".to_string())
-    }
-}
+/// How the forwarder is configured to ingest: one of the contract's settings
+/// (`CEQUENCE_INGESTION`, template parameter `CequenceIngestion`, CLI key `cequence_ingestion`).
+pub use cq_contract::IngestionMode;
 
 /// How a captured group reaches the forwarder, as `cq-apigw status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

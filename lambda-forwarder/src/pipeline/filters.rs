@@ -1,13 +1,13 @@
-//! The two customer-configurable filters of SPEC §2: which response bodies are worth sending
+//! The two customer-configurable filters (docs/contract.md): which response bodies are worth sending
 //! (by Content-Type) and which requests are static files not worth sending at all.
 
 use regex_lite::{Regex, RegexBuilder};
 
-/// Default of `cequence_supported_content_types_regex` (SPEC §2).
-pub const DEFAULT_SUPPORTED_CONTENT_TYPES: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
-
-/// Default of `cequence_unsupported_static_extensions_regex` (SPEC §2).
-pub const DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eot|opus|mpkg|xul|tif|midi|ico|ics|html|jar|3g2|ogv|otf|zip|cda|ogx|rar|7z|tar|png|webp|webm|woff|pptx|mpeg|doc|odp|weba|odt|ods|aac|tiff|gif|vsd|js|mid|arc|avi|sh|epub|bz|jpeg|woff2|bz2|3gp|azw|htm|jpg|xlsx|rtf|svg|ttf|wav|docx|xhtml|mp4|mp3|txt|git|gz|pdf|ppt|abw|mjs|csh|php|xls|ts)$";
+/// The defaults of both filters: the contract's (`cq_contract::defaults`).
+pub use cq_contract::defaults::{
+    SUPPORTED_CONTENT_TYPES_REGEX as DEFAULT_SUPPORTED_CONTENT_TYPES,
+    UNSUPPORTED_STATIC_EXTENSIONS_REGEX as DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS,
+};
 
 #[derive(Clone, Debug)]
 pub struct Filters {
@@ -18,7 +18,7 @@ pub struct Filters {
 impl Filters {
     /// Compiles both expressions. An empty expression means "use the default", because the
     /// template passes an empty parameter when the operator left the variable unset.
-    /// The static-extension match is always case-insensitive (SPEC §2), whatever the flags.
+    /// The static-extension match is always case-insensitive (docs/contract.md), whatever the flags.
     pub fn new(
         supported_content_types: &str,
         unsupported_static_extensions: &str,

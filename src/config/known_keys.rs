@@ -1,4 +1,6 @@
-//! The configuration variables SPEC §2 defines, under their `.env` (lower-case) names.
+//! The `cequence_*` configuration keys (docs/configuration.md), under their `.env` (lower-case)
+//! names. Defaults and value rules shared with the template and the forwarder are the
+//! contract's (`cq_contract`); the two below are the CLI's alone.
 //!
 //! One list, so that unknown keys are rejected everywhere the same way and `.env.example`
 //! can be checked against it.
@@ -83,27 +85,6 @@ pub const PREFIX: &str = "cequence_";
 
 pub const DEFAULT_STACKSET_NAME: &str = "aws-cequence-apigw-integration";
 pub const DEFAULT_STACKSET_EXECUTION_ROLE_NAME: &str = "AWSCloudFormationStackSetExecutionRole";
-/// Kinesis shards of the push stream: the template's KinesisShardCount range.
-pub const DEFAULT_KINESIS_SHARD_COUNT: u32 = 1;
-pub const KINESIS_SHARD_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=64;
-/// The forwarder's memory (template parameter LambdaMemorySize). Lambda gives CPU in
-/// proportion (1 vCPU at 1,769 MB); the default is the smallest size at which one tick carries
-/// the vendor's published minute (223,500 requests) within its deadline at 25 pages/s, with
-/// headroom: 15 s of the 55 left and at most two thirds of the CPU the size buys, for a slower
-/// CPU than the benchmark's (docs/benchmark.md, "Memory"). Lambda's own range.
-pub const DEFAULT_LAMBDA_MEMORY_MB: u32 = 1024;
-pub const LAMBDA_MEMORY_MB_RANGE: std::ops::RangeInclusive<u32> = 128..=10240;
-/// Reserved concurrency, when set: the template's ReservedConcurrency pattern (1-9999).
-pub const RESERVED_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=9999;
-/// Days undelivered batches are kept: the template's SpoolRetentionDays range.
-pub const DEFAULT_SPOOL_RETENTION_DAYS: u32 = 7;
-pub const SPOOL_RETENTION_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=365;
-
-/// SPEC §2, verbatim (the vendor guide lost the `*` characters to formatting).
-pub const DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX: &str = r"^[ ]*application/xml[ ]*;?.*$|^[ ]*application/soap\+xml[ ]*;?.*$|^[ ]*text/xml[ ]*;?.*$|^[ ]*application/soap[ ]*;?.*$|^[ ]*application/json[ ]*;?.*$|^[ ]*application/x-www-form-urlencoded[ ]*;?.*$|^[ ]*text/html[ ]*;?.*$";
-
-/// SPEC §2, verbatim.
-pub const DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX: &str = r"(?i)\.(css|swf|bmp|bin|csv|oga|jsonld|eot|opus|mpkg|xul|tif|midi|ico|ics|html|jar|3g2|ogv|otf|zip|cda|ogx|rar|7z|tar|png|webp|webm|woff|pptx|mpeg|doc|odp|weba|odt|ods|aac|tiff|gif|vsd|js|mid|arc|avi|sh|epub|bz|jpeg|woff2|bz2|3gp|azw|htm|jpg|xlsx|rtf|svg|ttf|wav|docx|xhtml|mp4|mp3|txt|git|gz|pdf|ppt|abw|mjs|csh|php|xls|ts)$";
 
 /// The canonical name for `key` if it is one of ours, in any case.
 pub fn canonical(key: &str) -> Option<&'static str> {
@@ -175,13 +156,5 @@ mod tests {
         assert!(looks_secret("CEQUENCE_CLIENT_SECRE"));
         assert!(looks_secret("cequence_api_token"));
         assert!(!looks_secret("cequence_aws_region"));
-    }
-
-    #[test]
-    fn default_regexes_compile() {
-        regex_lite::Regex::new(DEFAULT_SUPPORTED_CONTENT_TYPES_REGEX).unwrap();
-        let statics = regex_lite::Regex::new(DEFAULT_UNSUPPORTED_STATIC_EXTENSIONS_REGEX).unwrap();
-        assert!(statics.is_match("/assets/site.CSS"));
-        assert!(!statics.is_match("/pets/1"));
     }
 }

@@ -45,24 +45,9 @@ pub fn unusable_reason(discovered: &[DiscoveredRegion], region: &str, partition:
     }
 }
 
-/// The AWS partition a region belongs to, from its name.
-pub fn partition_of_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-isof-") {
-        "aws-iso-f"
-    } else if region.starts_with("eu-isoe-") {
-        "aws-iso-e"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else {
-        "aws"
-    }
-}
+/// The AWS partition a region belongs to, from its name: the contract's rule, which
+/// stage-logging's ARNs use too.
+pub use cq_contract::log_groups::partition_of as partition_of_region;
 
 /// Regions enabled for the account in `partition`, sorted by name.
 pub fn enabled_regions(discovered: &[DiscoveredRegion], partition: &str) -> Vec<String> {
@@ -152,14 +137,5 @@ mod tests {
             select_regions(&RegionSelection::All, &enabled).unwrap(),
             enabled
         );
-    }
-
-    #[test]
-    fn partitions_from_region_names() {
-        assert_eq!(partition_of_region("eu-central-1"), "aws");
-        assert_eq!(partition_of_region("cn-northwest-1"), "aws-cn");
-        assert_eq!(partition_of_region("us-gov-east-1"), "aws-us-gov");
-        assert_eq!(partition_of_region("us-iso-east-1"), "aws-iso");
-        assert_eq!(partition_of_region("us-isob-east-1"), "aws-iso-b");
     }
 }

@@ -1,11 +1,11 @@
 //! Account Management ListRegions: every region of the caller's partition with its opt-in
-//! status (what counts as usable is decided in `plan::regions`).
+//! status (what counts as usable is decided in `plan::region_selection`).
 //!
 //! EC2 DescribeRegions answers the same question, but the EC2 SDK crate is by far the largest
 //! the CLI would link (about 7 minutes of a cold release build on 2 cores) for this one call.
 
 use crate::error::{Error, Result};
-use crate::plan::regions::DiscoveredRegion;
+use crate::plan::region_selection::DiscoveredRegion;
 
 pub async fn discover(account: &aws_sdk_account::Client) -> Result<Vec<DiscoveredRegion>> {
     let pages: Vec<_> = account

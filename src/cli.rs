@@ -1,4 +1,4 @@
-//! Command-line arguments (SPEC §3).
+//! Command-line arguments (docs/operator-guide.md, docs/ci.md).
 //!
 //! Only the shape of the command line lives here: clap parses it, and `config::load` turns it
 //! plus the environment and the `.env` file into a validated `Config`. Keeping the two apart
@@ -6,7 +6,10 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::aws::AwsOptions;
+use crate::commands::{disable, enable, Session};
 
 /// `--version`: the crate version and the commit it was built from (see `build.rs`).
 pub const VERSION: &str = concat!(
@@ -217,26 +220,41 @@ pub struct StatusArgs {
     pub output: OutputFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum OutputFormat {
-    /// Human-readable text.
-    #[default]
-    Text,
-    /// One JSON document, nothing else on stdout.
-    Json,
+pub use crate::output::OutputFormat;
+
+impl GlobalArgs {
+    /// The plain values the commands take from the global flags.
+    pub fn session(&self) -> Session {
+        Session {
+            aws: AwsOptions {
+                profile: self.profile.clone(),
+                region: self.region.clone(),
+                endpoint_url: self.endpoint_url.clone(),
+            },
+            quiet: self.quiet,
+        }
+    }
 }
 
 impl EnableArgs {
-    /// `--yes`, or running under CI where nobody can answer a prompt.
-    pub fn assume_yes(&self) -> bool {
-        self.yes || running_in_ci()
+    pub fn options(&self) -> enable::Options {
+        enable::Options {
+            dry_run: self.dry_run,
+            no_wait: self.no_wait,
+            output: self.output,
+        }
     }
 }
 
 impl DisableArgs {
-    /// `--yes`, or running under CI where nobody can answer a prompt.
-    pub fn assume_yes(&self) -> bool {
-        self.yes || running_in_ci()
+    pub fn options(&self) -> disable::Options {
+        disable::Options {
+            accounts: self.accounts.clone(),
+            destroy: self.destroy,
+            // `--yes`, or running under CI where nobody can answer a prompt.
+            assume_yes: self.yes || running_in_ci(),
+            output: self.output,
+        }
     }
 }
 

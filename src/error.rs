@@ -1,5 +1,5 @@
-//! The CLI's error type and its exit codes (SPEC §3: 1 = operation failed, 2 = usage or
-//! configuration).
+//! The CLI's error type and its exit codes (docs/operator-guide.md, "Exit codes"): 1 = operation
+//! failed, 2 = usage or configuration.
 //!
 //! Every error reaches `main` once and is printed there; the variants carry what the user
 //! needs to fix the problem (the key, the value, the fix) rather than a bare message.

@@ -13,7 +13,7 @@ use cq_apigw::{commands, output};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    output::init_colors(&cli.global);
+    output::init_colors(cli.global.no_color);
     init_tracing(&cli);
     match run(&cli).await {
         Ok(code) => code,
@@ -26,27 +26,30 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> cq_apigw::error::Result<ExitCode> {
-    let g = &cli.global;
+    // The flags become plain values here, once; nothing below sees clap.
+    let session = cli.global.session();
+    let env_file = cli.global.env_file.as_deref();
+    let load = |regions: Option<&str>, kind| config::load(env_file, regions, kind);
     match &cli.command {
         Command::Enable(args) => {
-            let config = config::load(g, args.regions.as_deref(), CommandKind::Enable)?;
-            commands::enable::run(g, args, config).await
+            let config = load(args.regions.as_deref(), CommandKind::Enable)?;
+            commands::enable::run(&session, &args.options(), config).await
         }
         Command::Disable(args) => {
-            let config = config::load(g, args.regions.as_deref(), CommandKind::Disable)?;
-            commands::disable::run(g, args, config).await
+            let config = load(args.regions.as_deref(), CommandKind::Disable)?;
+            commands::disable::run(&session, &args.options(), config).await
         }
         Command::Status(args) => {
-            let config = config::load(g, args.regions.as_deref(), CommandKind::Status)?;
-            commands::status::run(g, args, config).await
+            let config = load(args.regions.as_deref(), CommandKind::Status)?;
+            commands::status::run(&session, args.output, config).await
         }
         Command::Doctor(args) => {
-            let config = config::load(g, args.regions.as_deref(), CommandKind::Doctor)?;
-            commands::doctor::run(g, args, config).await
+            let config = load(args.regions.as_deref(), CommandKind::Doctor)?;
+            commands::doctor::run(&session, args.output, config).await
         }
         // Neither reads the configuration: they work on a machine with no `.env` or AWS access.
-        Command::Completions(args) => commands::shell::completions(args),
-        Command::Man(args) => commands::shell::man(args),
+        Command::Completions(args) => commands::shell::completions(args.shell),
+        Command::Man(args) => commands::shell::man(args.out_dir.as_deref()),
     }
 }
 

@@ -10,14 +10,23 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{Error, Result};
+
+/// How a command prints its result: `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document, nothing else on stdout.
+    Json,
+}
 
 /// Decide colour once, for stdout and stderr alike: off with `--no-color`, with `NO_COLOR`
 /// set (https://no-color.org), or when stderr is not a terminal.
-pub fn init_colors(global: &GlobalArgs) {
+pub fn init_colors(no_color_flag: bool) {
     let on = colors_wanted(
-        global.no_color,
+        no_color_flag,
         std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         std::io::stderr().is_terminal(),
     );
@@ -35,8 +44,8 @@ pub fn colors_wanted(no_color_flag: bool, no_color_env: bool, stderr_is_tty: boo
 }
 
 /// Progress (bars or plain lines) is shown unless `--quiet` or `--output json`.
-pub fn progress_wanted(global: &GlobalArgs, format: OutputFormat) -> bool {
-    !global.quiet && format == OutputFormat::Text
+pub fn progress_wanted(quiet: bool, format: OutputFormat) -> bool {
+    !quiet && format == OutputFormat::Text
 }
 
 /// Print `value` as one pretty JSON document on stdout.
@@ -80,8 +89,8 @@ pub fn print_result<T: Serialize + Display>(format: OutputFormat, value: &T) -> 
 }
 
 /// An informational line on stderr, suppressed by `--quiet`.
-pub fn note(global: &GlobalArgs, message: impl Display) {
-    if !global.quiet {
+pub fn note(quiet: bool, message: impl Display) {
+    if !quiet {
         eprintln!("{message}");
     }
 }
@@ -118,11 +127,9 @@ mod tests {
 
     #[test]
     fn progress_rules() {
-        let mut g = GlobalArgs::default();
-        assert!(progress_wanted(&g, OutputFormat::Text));
-        assert!(!progress_wanted(&g, OutputFormat::Json));
-        g.quiet = true;
-        assert!(!progress_wanted(&g, OutputFormat::Text));
+        assert!(progress_wanted(false, OutputFormat::Text));
+        assert!(!progress_wanted(false, OutputFormat::Json));
+        assert!(!progress_wanted(true, OutputFormat::Text));
     }
 
     #[test]

@@ -7,8 +7,14 @@ use std::path::{Path, PathBuf};
 /// The guide, relative to the crate root.
 const GUIDE: &str = "docs/operator-guide.md";
 
-/// Where the messages come from: the CLI, the stage-logging library and the forwarder.
-const SOURCE_DIRS: [&str; 3] = ["src", "crates/stage-logging/src", "lambda-forwarder/src"];
+/// Where the messages come from: the CLI, the contract crate, the stage-logging library and
+/// the forwarder.
+const SOURCE_DIRS: [&str; 4] = [
+    "src",
+    "crates/contract/src",
+    "crates/stage-logging/src",
+    "lambda-forwarder/src",
+];
 
 /// The guide's sections, in order.
 const SECTIONS: [&str; 10] = [

@@ -1,6 +1,6 @@
 //! The stats of one run, printed as the last log line of every run
 //! (`LAMBDA FINISHED PROCESSING. Stats of the run: {json}`). Field names are the vendor's
-//! (SPEC §6), including its `average_async_cequene_edge_latency` spelling, so existing
+//! (docs/operator-guide.md, "The forwarder's run statistics"), including its `average_async_cequene_edge_latency` spelling, so existing
 //! dashboards and log queries keep working.
 
 use std::collections::BTreeMap;

@@ -16,4 +16,4 @@ pub mod sdk;
 pub mod stackset;
 pub mod stages;
 
-pub use sdk::Aws;
+pub use sdk::{Aws, AwsOptions};

@@ -57,7 +57,8 @@ where
 #[cfg(test)]
 mod tests {
     //! moto cannot produce `OperationInProgressException` or throttling on demand, so these
-    //! tests use aws-smithy-mocks (SPEC §7) to return those errors and then success.
+    //! tests use aws-smithy-mocks to return those errors and then success (docs/developing.md,
+    //! "The local AWS").
 
     use super::*;
     use aws_sdk_cloudformation::operation::describe_stack_set::DescribeStackSetOutput;

@@ -2,8 +2,16 @@
 
 use aws_config::{BehaviorVersion, Region};
 
-use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
+
+/// Where the SDK's configuration comes from beyond its own defaults (`--profile`, `--region`,
+/// `--endpoint-url`): plain values, so this module knows nothing of the command line.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
 
 /// The loaded SDK configuration and the home region (where the StackSet lives).
 #[derive(Clone)]
@@ -15,15 +23,15 @@ pub struct Aws {
 impl Aws {
     /// Load the default credential chain, honouring `--profile`, `--region` and
     /// `--endpoint-url` (the SDK itself reads `AWS_ENDPOINT_URL`, `AWS_REGION`, profiles).
-    pub async fn load(global: &GlobalArgs) -> Result<Aws> {
+    pub async fn load(options: &AwsOptions) -> Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(profile) = &global.profile {
+        if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(region) = &global.region {
+        if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        if let Some(url) = &global.endpoint_url {
+        if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         let sdk = loader.load().await;

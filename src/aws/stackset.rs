@@ -159,6 +159,37 @@ fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("StackSetNotFoundException")
 }
 
+/// The StackSet and its instances: what every command reads first.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    /// `None` when the StackSet does not exist.
+    pub stackset: Option<StackSetInfo>,
+    pub instances: Vec<InstanceInfo>,
+}
+
+impl Current {
+    /// Every instance as (account, region).
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.instances
+            .iter()
+            .map(|i| (i.account.clone(), i.region.clone()))
+            .collect()
+    }
+}
+
+/// DescribeStackSet, then ListStackInstances when it exists.
+pub async fn read(cfn: &Client, name: &str) -> Result<Current> {
+    let stackset = describe(cfn, name).await?;
+    let instances = match &stackset {
+        Some(_) => list_instances(cfn, name).await?,
+        None => vec![],
+    };
+    Ok(Current {
+        stackset,
+        instances,
+    })
+}
+
 /// `None` when the StackSet does not exist (or was deleted).
 pub async fn describe(cfn: &Client, name: &str) -> Result<Option<StackSetInfo>> {
     let out = match retry(STACKSET, "DescribeStackSet", || {

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use crate::aws::deployment::resolve_regions;
 use crate::aws::{artifacts, identity, organization, preflight, Aws};
 use crate::cequence_auth::{request_token, TokenAnswer};
-use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::commands::Session;
 use crate::config::model::{Config, LambdaArchitecture, PermissionModel, DEFAULT_ADMIN_ROLE};
 use crate::error::Result;
 use crate::output;
+use crate::output::OutputFormat;
 use crate::plan::doctor::{
     concurrency_check, principal_of, simulations, Check, DoctorReport, Principal,
 };
@@ -19,9 +20,9 @@ use crate::plan::doctor::{
 /// attach, so the check and the document cannot disagree.
 const OPERATOR_POLICY: &str = include_str!("../../docs/iam-policy.json");
 
-pub async fn run(global: &GlobalArgs, args: &DoctorArgs, config: Config) -> Result<ExitCode> {
-    let report = DoctorReport::new(checks(global, &config).await?);
-    output::print_result(args.output, &report)?;
+pub async fn run(session: &Session, format: OutputFormat, config: Config) -> Result<ExitCode> {
+    let report = DoctorReport::new(checks(session, &config).await?);
+    output::print_result(format, &report)?;
     Ok(if report.failed > 0 {
         ExitCode::from(1)
     } else {
@@ -46,9 +47,9 @@ fn package_check(arch: LambdaArchitecture) -> Check {
     }
 }
 
-async fn checks(global: &GlobalArgs, config: &Config) -> Result<Vec<Check>> {
+async fn checks(session: &Session, config: &Config) -> Result<Vec<Check>> {
     let mut checks = vec![package_check(config.lambda_architecture)];
-    let aws = Aws::load(global).await?;
+    let aws = Aws::load(&session.aws).await?;
     checks.push(Check::ok(
         "home region",
         format!("{} (the StackSet is managed here)", aws.home_region()),

@@ -6,19 +6,21 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::output;
 
-pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
+/// The completion script for `shell` on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "cq-apigw", &mut out);
+    clap_complete::generate(shell, &mut Cli::command(), "cq-apigw", &mut out);
     output::print_bytes(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn man(args: &ManArgs) -> Result<ExitCode> {
-    match &args.out_dir {
+/// The man page on stdout, or every page written into `out_dir`.
+pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
+    match out_dir {
         None => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())

@@ -11,10 +11,11 @@ use serde::Serialize;
 use crate::aws::deployment::resolve_regions;
 use crate::aws::stackset::{self, InstanceInfo};
 use crate::aws::{buckets, identity, stages, Aws};
-use crate::cli::{GlobalArgs, StatusArgs};
+use crate::commands::Session;
 use crate::config::model::Config;
 use crate::error::{Error, Result};
 use crate::output;
+use crate::output::OutputFormat;
 use crate::plan::parameters::{mask, INGESTION, TEMPLATE_KEY_TAG};
 use cq_stage_logging::{IngestionMode, StageIngestion};
 
@@ -253,29 +254,25 @@ fn write_table<const N: usize>(
     Ok(())
 }
 
-pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Result<ExitCode> {
-    let aws = Aws::load(global).await?;
+pub async fn run(session: &Session, format: OutputFormat, config: Config) -> Result<ExitCode> {
+    let aws = Aws::load(&session.aws).await?;
     let caller = identity::caller(&aws.sts()).await?;
     let cfn = aws.cloudformation();
     let name = &config.stackset_name;
-    let stackset = stackset::describe(&cfn, name)
-        .await?
-        .map(|s| StackSetStatus {
-            template_key: s.tags.get(TEMPLATE_KEY_TAG).cloned(),
-            parameters: s
-                .parameters
-                .iter()
-                .map(|(k, v)| (k.clone(), mask(k, v)))
-                .collect(),
-            name: s.name,
-            status: s.status,
-            permission_model: s.permission_model,
-            tags: s.tags,
-        });
-    let instances = match &stackset {
-        Some(_) => stackset::list_instances(&cfn, name).await?,
-        None => vec![],
-    };
+    let current = stackset::read(&cfn, name).await?;
+    let instances = current.instances;
+    let stackset = current.stackset.map(|s| StackSetStatus {
+        template_key: s.tags.get(TEMPLATE_KEY_TAG).cloned(),
+        parameters: s
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), mask(k, v)))
+            .collect(),
+        name: s.name,
+        status: s.status,
+        permission_model: s.permission_model,
+        tags: s.tags,
+    });
     let ours = buckets::list_ours(&aws.s3(aws.home_region()), &caller.account).await?;
     let mut bucket_status: Vec<BucketStatus> = stream::iter(ours)
         .map(|(bucket, region)| {
@@ -310,7 +307,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, config: Config) -> Resu
         ingestion,
         stages,
     };
-    output::print_result(args.output, &report)?;
+    output::print_result(format, &report)?;
     if unreadable.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -26,7 +26,6 @@ pub use known_keys::{DEFAULT_STACKSET_EXECUTION_ROLE_NAME, DEFAULT_STACKSET_NAME
 pub use model::*;
 pub use region_names::KNOWN_REGIONS;
 
-use crate::cli::GlobalArgs;
 use crate::error::{ConfigIssue, Error, Result};
 use cq_contract::defaults;
 use known_keys as keys;
@@ -59,29 +58,29 @@ impl CommandKind {
     }
 }
 
-/// Load the configuration for `kind`: read `--env-file` (or `./.env` if present), the
+/// Load the configuration for `kind`: read `env_file` (`--env-file`; else `./.env` if present), the
 /// `accounts-config.csv` beside it and the process environment, apply `region_override`
 /// (the subcommand's `--regions`), and validate.
 pub fn load(
-    global: &GlobalArgs,
+    env_file: Option<&Path>,
     region_override: Option<&str>,
     kind: CommandKind,
 ) -> Result<Config> {
     let env: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    load_with_env(global, region_override, kind, &env)
+    load_with_env(env_file, region_override, kind, &env)
 }
 
 /// [`load`] with the process environment given as a map.
 pub fn load_with_env(
-    global: &GlobalArgs,
+    env_file: Option<&Path>,
     region_override: Option<&str>,
     kind: CommandKind,
     env: &HashMap<String, String>,
 ) -> Result<Config> {
-    let (env_path, explicit) = match &global.env_file {
-        Some(p) => (p.clone(), true),
+    let (env_path, explicit) = match env_file {
+        Some(p) => (p.to_path_buf(), true),
         None => (PathBuf::from(DEFAULT_ENV_FILE), false),
     };
     let file = read_env_file(&env_path, explicit)?;

@@ -647,14 +647,6 @@ fn the_secret_never_appears_in_errors_or_debug() {
 mod files {
     //! `load_with_env` with real files in a temporary directory.
     use super::*;
-    use crate::cli::GlobalArgs;
-
-    fn global(env_file: Option<PathBuf>) -> GlobalArgs {
-        GlobalArgs {
-            env_file,
-            ..GlobalArgs::default()
-        }
-    }
 
     #[test]
     fn env_file_and_the_csv_beside_it_are_read() {
@@ -673,7 +665,7 @@ mod files {
         )
         .unwrap();
         let c = load_with_env(
-            &global(Some(env_path)),
+            Some(env_path.as_path()),
             None,
             CommandKind::Status,
             &env(&[("CEQUENCE_HTTP_API_ENABLED", "false")]),
@@ -693,7 +685,7 @@ mod files {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nope.env");
         let err = load_with_env(
-            &global(Some(path.clone())),
+            Some(path.as_path()),
             None,
             CommandKind::Status,
             &HashMap::new(),
@@ -712,7 +704,7 @@ mod files {
         let path = dir.path().join("bad.env");
         std::fs::write(&path, "cequence_client_secret='abc-secret\n").unwrap();
         let err = load_with_env(
-            &global(Some(path)),
+            Some(path.as_path()),
             None,
             CommandKind::Status,
             &HashMap::new(),
@@ -729,7 +721,7 @@ mod files {
         let path = dir.path().join("q.env");
         std::fs::write(&path, "cequence_client_secret='a$bc d'\n").unwrap();
         let c = load_with_env(
-            &global(Some(path)),
+            Some(path.as_path()),
             None,
             CommandKind::Status,
             &HashMap::new(),
@@ -750,7 +742,7 @@ mod files {
             );
         }
         let c = load_with_env(
-            &global(Some(example)),
+            Some(example.as_path()),
             None,
             CommandKind::Status,
             &HashMap::new(),

@@ -14,8 +14,8 @@ pub const ACCOUNT: &str = "123456789012";
 pub const SECRET: &str = "sup3r-s3cret-value";
 pub const STACKSET: &str = "aws-cequence-apigw-integration";
 
-/// Declares every contract parameter (SPEC §4) but creates only an SSM parameter: the real
-/// template's custom resource hangs in moto (SPEC §7).
+/// Declares every contract parameter (cq_contract::parameters) but creates only an SSM parameter: the real
+/// template's custom resource hangs in moto (docs/developing.md, "The local AWS").
 const TEST_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Description: cq-apigw test template
 Parameters:

@@ -4,7 +4,7 @@
 //!   the presented token's own `exp` (server-side revocation is also possible);
 //! * `invalid_client` (401) for a wrong secret, and a secret that can be rotated at run time;
 //! * the Edge limits: at most 250 transactions (400) and a body-size limit (413, default
-//!   10 MB, on the decoded body), each transaction checked against the SPEC §6 schema (400
+//!   10 MB, on the decoded body), each transaction checked against the Edge schema (docs/contract.md) (400
 //!   naming the transaction and the field);
 //! * gzip bodies decoded, refused with 415, or — like a proxy that ignores
 //!   `Content-Encoding` — read as plain JSON and so answered 400;
@@ -43,7 +43,7 @@ use received::{Received, Summary};
 pub const AUTH_PATH: &str = "/auth/realms/cequence/protocol/openid-connect/token";
 /// Path of the transactions endpoint, as on a real tenant.
 pub const EDGE_PATH: &str = "/api-transactions";
-/// The Edge's limits (SPEC §6).
+/// The Edge's limits (docs/contract.md).
 pub const MAX_TRANSACTIONS: usize = 250;
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-/// The Edge's limit (SPEC §6).
+/// The Edge's limit (docs/contract.md).
 pub const MAX_BATCH_TRANSACTIONS: usize = 250;
 /// Well under the Edge's 10 MB limit, measured before compression.
 pub const MAX_BATCH_BYTES: usize = 5 * 1024 * 1024;

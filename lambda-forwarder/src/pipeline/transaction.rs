@@ -1,4 +1,4 @@
-//! The Cequence UAP Edge transaction document (SPEC §6), as serde types.
+//! The Cequence UAP Edge transaction document (docs/contract.md), as serde types.
 //!
 //! Field names are the Edge's kebab-case names; the Rust names are their snake-case twins so a
 //! reader can grep either.

@@ -30,7 +30,7 @@ pub fn http_group() -> String {
     format!("/aws/apigateway/cequence/{HTTP_API}/{HTTP_STAGE}")
 }
 
-/// The execution-log lines API Gateway writes for one REST request (SPEC §6 formats).
+/// The execution-log lines API Gateway writes for one REST request (the formats in docs/forwarder.md).
 pub fn rest_request_lines(request_id: &str, n: usize, complete: bool) -> Vec<String> {
     let mut lines = vec![
         format!("Extended Request Id: Ox4b{n:08}="),

@@ -1,4 +1,4 @@
-//! The UAP Edge transaction schema (SPEC §6), checked the way the Edge refuses a batch: the
+//! The UAP Edge transaction schema (docs/contract.md, "The Edge's side"), checked the way the Edge refuses a batch: the
 //! first malformed transaction and field are named in the 400 answer.
 
 use base64::engine::general_purpose::STANDARD;

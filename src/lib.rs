@@ -6,6 +6,7 @@
 //! - `aws`, `plan`, `progress`, `commands`: the AWS calls, the pure planning they feed, live
 //!   progress, and the `enable`/`disable`/`status` commands.
 
+pub mod artifacts;
 pub mod aws;
 pub mod cequence_auth;
 pub mod cli;

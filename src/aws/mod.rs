@@ -3,7 +3,6 @@
 //! Functions here translate between SDK types and the plain types of `crate::plan`; they make
 //! no decisions, so the decisions stay testable without AWS.
 
-pub mod artifacts;
 pub mod buckets;
 pub mod deployment;
 pub mod digest_key;

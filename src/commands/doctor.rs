@@ -4,8 +4,9 @@
 
 use std::process::ExitCode;
 
+use crate::artifacts;
 use crate::aws::deployment::resolve_regions;
-use crate::aws::{artifacts, identity, organization, preflight, Aws};
+use crate::aws::{identity, organization, preflight, Aws};
 use crate::cequence_auth::{request_token, TokenAnswer};
 use crate::commands::Session;
 use crate::config::model::{Config, LambdaArchitecture, PermissionModel, DEFAULT_ADMIN_ROLE};

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod enable;
 pub mod operation_wait;
 pub mod shell;
+pub mod stage_changes;
 pub mod status;
 
 /// What every command takes from the global flags.

@@ -19,6 +19,7 @@ use crate::aws::stackset::{self, Current, OperationOutcome};
 use crate::aws::stages;
 use crate::aws::Aws;
 use crate::commands::operation_wait::wait_or_submit;
+use crate::commands::stage_changes;
 use crate::commands::Session;
 use crate::config::model::{Config, RegionSelection};
 use crate::error::{Error, Result};
@@ -154,11 +155,12 @@ async fn restore_stage_logging(
         caller.account,
         regions.len()
     ));
-    let changes = if destroy {
+    let reports = if destroy {
         stages::restore_all(aws, &regions).await
     } else {
-        stages::reconcile(aws, &regions, &stages::disabled_settings()).await
+        stages::reconcile(aws, &regions, &stage_changes::disabled_settings()).await
     };
+    let changes = stage_changes::from_reports(&reports);
     for failure in &changes.failures {
         tracing::warn!("stage logging failed: {failure}");
     }

@@ -4,7 +4,7 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::report::BucketReport;
-use crate::aws::artifacts::Artifacts;
+use crate::artifacts::Artifacts;
 use crate::aws::buckets;
 use crate::aws::deployment::Deployment;
 use crate::aws::Aws;

@@ -12,11 +12,12 @@ use std::process::ExitCode;
 
 pub use report::{BucketReport, EnableReport};
 
-use crate::aws::artifacts;
+use crate::artifacts;
 use crate::aws::deployment::{self, Deployment};
 use crate::aws::stackset;
-use crate::aws::stages::{self, StageChanges};
+use crate::aws::stages;
 use crate::aws::Aws;
+use crate::commands::stage_changes::{self, StageChanges};
 use crate::commands::Session;
 use crate::config::model::{Config, DeploymentType};
 use crate::error::{Error, Result};
@@ -154,11 +155,11 @@ async fn enable_stage_logging(
     if !dep.caller_is_target() {
         return StageChanges::default();
     }
-    let settings = stages::capture_settings(config);
+    let settings = stage_changes::capture_settings(config);
     let changes = if dry_run {
-        stages::preview(aws, &dep.regions, &settings).await
+        stage_changes::from_plans(&stages::plan(aws, &dep.regions, &settings).await)
     } else {
-        stages::reconcile(aws, &dep.regions, &settings).await
+        stage_changes::from_reports(&stages::reconcile(aws, &dep.regions, &settings).await)
     };
     for failure in &changes.failures {
         tracing::warn!("stage logging failed: {failure}");

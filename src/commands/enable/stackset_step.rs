@@ -3,7 +3,7 @@
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::aws::artifacts::Artifacts;
+use crate::artifacts::Artifacts;
 use crate::aws::deployment::Deployment;
 use crate::aws::digest_key;
 use crate::aws::stackset::{self, Current, OperationOutcome, StackSetSpec};

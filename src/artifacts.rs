@@ -1,10 +1,10 @@
-//! The two artifacts `enable` uploads: the StackSet template (embedded in the binary, so the
+//! The two local artifacts `enable` uploads (files on this machine, not AWS calls): the StackSet template (embedded in the binary, so the
 //! CLI works from any directory) and the forwarder zip (built by `scripts/build-lambda.sh`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::buckets::Artifact;
+use crate::aws::buckets::Artifact;
 use crate::config::known_keys as config_keys;
 use crate::config::LambdaArchitecture;
 use crate::error::{Error, Result};
@@ -12,7 +12,7 @@ use crate::plan::artifact_keys as keys;
 use crate::plan::package::{self, Machine};
 
 /// The template shipped with this build.
-pub const EMBEDDED_TEMPLATE: &str = include_str!("../../templates/template.yaml");
+pub const EMBEDDED_TEMPLATE: &str = include_str!("../templates/template.yaml");
 /// Use this template file instead of the embedded one (operators testing a change, tests).
 pub const TEMPLATE_ENV: &str = "CQ_TEMPLATE_FILE";
 /// Path of the forwarder zip, overriding the search.

@@ -96,6 +96,20 @@ fn mentions(v: &Value, name: &str) -> bool {
     }
 }
 
+/// The forwarder function's environment variables.
+fn function_environment(t: &Value) -> &Value {
+    at(
+        t,
+        &[
+            "Resources",
+            "ForwarderFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    )
+}
+
 fn string_list(v: &Value) -> Vec<String> {
     v.as_sequence()
         .expect("a list")
@@ -226,16 +240,7 @@ fn defaults_and_variables_follow_the_contract() {
         );
     }
     // Each variable that carries a parameter is a plain `!Ref` of it.
-    let env = at(
-        &t,
-        &[
-            "Resources",
-            "ForwarderFunction",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    );
+    let env = function_environment(&t);
     for (var, param) in forwarder_env::FROM_PARAMETER {
         let (tag, name) = intrinsic(at(env, &[var])).unwrap_or_else(|| panic!("{var}"));
         assert_eq!(
@@ -984,15 +989,7 @@ fn roles_are_created_only_when_not_given() {
 fn client_secret_never_reaches_the_function_in_plain_text() {
     let t = main_template();
     let resources = at(&t, &["Resources"]);
-    let env = at(
-        resources,
-        &[
-            "ForwarderFunction",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    );
+    let env = function_environment(&t);
     let expected: BTreeSet<String> = FORWARDER_ENVIRONMENT
         .iter()
         .map(|s| s.to_string())
@@ -1027,16 +1024,7 @@ fn client_secret_never_reaches_the_function_in_plain_text() {
 #[test]
 fn the_environment_and_outputs_name_the_state_and_push_resources() {
     let t = main_template();
-    let env = at(
-        &t,
-        &[
-            "Resources",
-            "ForwarderFunction",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    );
+    let env = function_environment(&t);
     for (var, target) in [
         ("CEQUENCE_STATE_TABLE", "StateTable"),
         ("CEQUENCE_SPOOL_BUCKET", "SpoolBucket"),

@@ -8,9 +8,7 @@
 
 use futures::stream::{self, StreamExt};
 
-use cq_stage_logging::{
-    CaptureSettings, Clients, IngestionMode, Plan, Report, StageIngestion, StageStatus,
-};
+use cq_stage_logging::{CaptureSettings, Clients, IngestionMode, Plan, Report, StageIngestion};
 
 use super::Aws;
 
@@ -57,28 +55,16 @@ pub async fn restore_all(aws: &Aws, regions: &[String]) -> Vec<(String, Report)>
     .await
 }
 
-/// Read-only: every stage of every region, or the error that kept a region from being read.
-pub async fn discover(
+/// Read-only, for `status`: every stage of every region as the plan under `settings` sees it,
+/// with its group's ingestion under `mode`, or the error that kept a region from being read.
+pub async fn status(
     aws: &Aws,
     regions: &[String],
-) -> Vec<(String, Result<Vec<StageStatus>, String>)> {
-    per_region(regions, |region| async move {
-        cq_stage_logging::discover(&clients(aws, region))
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await
-}
-
-/// Read-only: `discover` plus, for every captured stage, whether its group is pushed or polled
-/// under `mode`, and why.
-pub async fn discover_ingestion(
-    aws: &Aws,
-    regions: &[String],
-    mode: IngestionMode,
+    settings: &CaptureSettings,
+    mode: Option<IngestionMode>,
 ) -> Vec<(String, Result<Vec<StageIngestion>, String>)> {
     per_region(regions, |region| async move {
-        cq_stage_logging::discover_ingestion(&clients(aws, region), mode)
+        cq_stage_logging::status(&clients(aws, region), settings, mode)
             .await
             .map_err(|e| e.to_string())
     })

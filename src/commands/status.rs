@@ -11,13 +11,13 @@ use serde::Serialize;
 use crate::aws::deployment::resolve_regions;
 use crate::aws::stackset::{self, InstanceInfo};
 use crate::aws::{buckets, identity, stages, Aws};
-use crate::commands::Session;
+use crate::commands::{stage_changes, Session};
 use crate::config::model::Config;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::output::OutputFormat;
 use crate::plan::parameters::{mask, INGESTION, TEMPLATE_KEY_TAG};
-use cq_stage_logging::{IngestionMode, StageIngestion};
+use cq_stage_logging::{CaptureSettings, IngestionMode, StageIngestion};
 
 #[derive(Debug, Serialize)]
 pub struct StackSetStatus {
@@ -292,7 +292,8 @@ pub async fn run(session: &Session, format: OutputFormat, config: Config) -> Res
     bucket_status.sort_by(|a, b| a.region.cmp(&b.region));
     let regions = resolve_regions(&aws, &config.regions, &caller.partition).await?;
     let ingestion = deployed_ingestion(stackset.as_ref());
-    let stages = stage_status(&aws, &regions, ingestion).await?;
+    let settings = stage_changes::capture_settings(&config);
+    let stages = stage_status(&aws, &regions, &settings, ingestion).await?;
     let unreadable: Vec<String> = stages
         .iter()
         .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.region)))
@@ -319,33 +320,17 @@ pub async fn run(session: &Session, format: OutputFormat, config: Config) -> Res
     }
 }
 
-/// Per region of the caller's account: every API stage, whether it is captured and, when a
-/// forwarder is deployed (`ingestion`), whether its group is pushed or polled. A region whose
-/// stages cannot be read carries the error; the other regions are still shown.
+/// Per region of the caller's account: every API stage as stage-logging's plan under the
+/// configuration sees it (captured or why not), and, when a forwarder is deployed
+/// (`ingestion`), whether its group is pushed or polled. A region whose stages cannot be read
+/// carries the error; the other regions are still shown.
 pub async fn stage_status(
     aws: &Aws,
     regions: &[String],
+    settings: &CaptureSettings,
     ingestion: Option<IngestionMode>,
 ) -> Result<Vec<RegionStages>> {
-    let found = match ingestion {
-        Some(mode) => stages::discover_ingestion(aws, regions, mode).await,
-        None => stages::discover(aws, regions)
-            .await
-            .into_iter()
-            .map(|(region, result)| {
-                let wrapped = result.map(|stages| {
-                    stages
-                        .into_iter()
-                        .map(|stage| StageIngestion {
-                            stage,
-                            ingestion: None,
-                        })
-                        .collect()
-                });
-                (region, wrapped)
-            })
-            .collect(),
-    };
+    let found = stages::status(aws, regions, settings, ingestion).await;
     Ok(found
         .into_iter()
         .map(|(region, result)| match result {

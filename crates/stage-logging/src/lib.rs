@@ -121,6 +121,16 @@ pub async fn unsubscribe(clients: &Clients, log_group: &str) -> Result<bool, Err
     subscriptions::unsubscribe(clients, log_group, &mut calls::CallLog::default()).await
 }
 
+/// Read-only, for `cq-apigw status`: every stage as [`plan`] under `settings` sees it, with
+/// each captured group's ingestion under `mode` (none when no forwarder is deployed).
+pub async fn status(
+    clients: &Clients,
+    settings: &CaptureSettings,
+    mode: Option<IngestionMode>,
+) -> Result<Vec<StageIngestion>, Error> {
+    ingestion::status(clients, settings, mode).await
+}
+
 /// `discover`, with each captured group's ingestion (pushed or polled, and why) under `mode`.
 pub async fn discover_ingestion(
     clients: &Clients,

@@ -48,15 +48,16 @@ impl Plan {
     }
 }
 
-/// Read the region's stages (and, when REST stages would be captured, the account's role) and
-/// decide. Fails when a list cannot be read: a partial plan would understate the change.
+/// Read the region's stages (and, when it has REST stages, the account's role: without one a
+/// REST stage cannot log, whatever its settings) and decide. Fails when a list cannot be read:
+/// a partial plan would understate the change.
 pub async fn plan(clients: &Clients, settings: &CaptureSettings) -> Result<Plan, Error> {
     let mut calls = CallLog::default();
     let mut inv = discovery::inventory(clients, &mut calls).await?;
     if let Some(e) = inv.errors.drain(..).next() {
         return Err(e);
     }
-    let account_role = if settings.rest_enabled && !inv.rest.is_empty() {
+    let account_role = if !inv.rest.is_empty() {
         discovery::account_role(clients, &mut calls).await?
     } else {
         None

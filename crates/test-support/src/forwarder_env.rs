@@ -1,7 +1,9 @@
-//! The forwarder's environment for a local run (contract.md): today's variables and the
-//! redesign's, so one harness drives either build; each ignores what it does not know.
+//! The forwarder's environment for a local run (names: `cq_contract::forwarder_env`, plus the
+//! redesign's `CEQUENCE_CHECKPOINT_PARAMETER`), so one harness drives either build; each ignores what it does not know.
 //! CloudWatch Logs goes to the stand-in (or a proxy in front of it), the other services to
 //! moto (or a proxy in front of it), per service.
+
+use cq_contract::forwarder_env as env;
 
 use crate::moto::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
@@ -79,27 +81,27 @@ impl ForwarderEnv {
                 "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
                 self.logs_endpoint.clone(),
             ),
-            ("CEQUENCE_AUTH_ENDPOINT", self.auth_endpoint.clone()),
-            ("CEQUENCE_EDGE_ENDPOINT", self.edge_endpoint.clone()),
-            ("CEQUENCE_CLIENT_ID", self.client_id.clone()),
-            ("CEQUENCE_CLIENT_SECRET_ARN", self.secret_arn.clone()),
-            ("CEQUENCE_TOKEN_PARAMETER", self.token_parameter.clone()),
+            (env::AUTH_ENDPOINT, self.auth_endpoint.clone()),
+            (env::EDGE_ENDPOINT, self.edge_endpoint.clone()),
+            (env::CLIENT_ID, self.client_id.clone()),
+            (env::CLIENT_SECRET_ARN, self.secret_arn.clone()),
+            (env::TOKEN_PARAMETER, self.token_parameter.clone()),
             (
                 "CEQUENCE_CHECKPOINT_PARAMETER",
                 self.checkpoint_parameter.clone(),
             ),
-            ("CEQUENCE_STATE_TABLE", self.state_table.clone()),
-            ("CEQUENCE_SPOOL_BUCKET", self.spool_bucket.clone()),
-            ("CEQUENCE_INGESTION", self.ingestion.clone()),
-            ("CEQUENCE_PUSH_DESTINATION", "lambda".into()),
-            ("CEQUENCE_LOG_GROUPS", self.log_groups.join(",")),
+            (env::STATE_TABLE, self.state_table.clone()),
+            (env::SPOOL_BUCKET, self.spool_bucket.clone()),
+            (env::INGESTION, self.ingestion.clone()),
+            (env::PUSH_DESTINATION, "lambda".into()),
+            (env::LOG_GROUPS, self.log_groups.join(",")),
             (
                 "CEQUENCE_FETCH_INTERVAL_MS",
                 self.fetch_interval_ms.to_string(),
             ),
-            ("CEQUENCE_REST_API_ENABLED", "true".into()),
-            ("CEQUENCE_HTTP_API_ENABLED", "true".into()),
-            ("LOG_LEVEL", self.log_level.clone()),
+            (env::REST_API_ENABLED, "true".into()),
+            (env::HTTP_API_ENABLED, "true".into()),
+            (env::LOG_LEVEL, self.log_level.clone()),
         ];
         for (k, value) in [
             ("AWS_ENDPOINT_URL_DYNAMODB", &self.dynamodb_endpoint),
@@ -112,16 +114,16 @@ impl ForwarderEnv {
             }
         }
         if let Some(x) = self.settle_lag_ms {
-            v.push(("CEQUENCE_SETTLE_LAG_MS", x.to_string()));
+            v.push((env::SETTLE_LAG_MS, x.to_string()));
         }
         if let Some(x) = self.filter_log_events_tps {
-            v.push(("CEQUENCE_FILTER_LOG_EVENTS_TPS", format!("{x}")));
+            v.push((env::FILTER_LOG_EVENTS_TPS, format!("{x}")));
         }
         if let Some(x) = self.pending_wait_ms {
-            v.push(("CEQUENCE_PENDING_WAIT_MS", x.to_string()));
+            v.push((env::PENDING_WAIT_MS, x.to_string()));
         }
         if let Some(x) = self.deadline_margin_ms {
-            v.push(("CEQUENCE_DEADLINE_MARGIN_MS", x.to_string()));
+            v.push((env::DEADLINE_MARGIN_MS, x.to_string()));
         }
         v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }

@@ -16,7 +16,6 @@ mod discovery;
 mod error;
 mod error_text;
 mod http;
-mod ingestion;
 mod log_groups;
 mod model;
 mod names;
@@ -25,6 +24,7 @@ mod previous;
 mod reconcile;
 mod region_plan;
 mod rest;
+mod stage_status;
 mod subscription_plan;
 mod subscriptions;
 
@@ -128,7 +128,7 @@ pub async fn status(
     settings: &CaptureSettings,
     mode: Option<IngestionMode>,
 ) -> Result<Vec<StageIngestion>, Error> {
-    ingestion::status(clients, settings, mode).await
+    stage_status::status(clients, settings, mode).await
 }
 
 /// `discover`, with each captured group's ingestion (pushed or polled, and why) under `mode`.
@@ -136,5 +136,5 @@ pub async fn discover_ingestion(
     clients: &Clients,
     mode: IngestionMode,
 ) -> Result<Vec<StageIngestion>, Error> {
-    ingestion::discover_ingestion(clients, mode).await
+    stage_status::discover_ingestion(clients, mode).await
 }

@@ -4,6 +4,7 @@
 //! cold test build on two cores); one module per area.
 
 mod moto_delivery;
+mod moto_plan;
 mod moto_stages;
 mod moto_subscriptions;
 mod rest_mocked;

@@ -1,4 +1,5 @@
-//! The status view of push and poll: for every captured stage, whether its group is pushed
+//! The status view: every stage (as the plan sees it, or as discovered) and, for the captured
+//! ones, whether its group is pushed
 //! (our filter, its destination, since when) or polled, and why. Read calls only.
 
 use std::collections::HashMap;

@@ -121,6 +121,22 @@ pub fn preview_lines(region: &str, plan: &Plan) -> StageChanges {
         let label = stage_label(region, &p.stage);
         out.changes.push(match &p.step {
             Step::Capture { now } => format!("{label}: would capture (now: {now})"),
+            Step::SwitchExecutionLogs {
+                to: DeliveryKind::Full,
+                auto: false,
+            } => format!("{label}: would switch to full execution logs (events up to 1 MB)"),
+            Step::SwitchExecutionLogs {
+                to: DeliveryKind::Full,
+                auto: true,
+            } => format!(
+                "{label}: would try full execution logs (events up to 1 MB; auto keeps standard where AWS refuses the stage)"
+            ),
+            Step::SwitchExecutionLogs {
+                to: DeliveryKind::Standard,
+                ..
+            } => format!(
+                "{label}: would switch back to standard execution logs (the Cequence log delivery removed)"
+            ),
             Step::Restore => format!("{label}: would restore the recorded settings"),
             Step::Keep => continue,
         });
@@ -278,6 +294,20 @@ mod tests {
                     stage: stage(ApiType::Http, "json", true, None),
                     step: Step::Restore,
                 },
+                cq_stage_logging::StagePlan {
+                    stage: stage(ApiType::Rest, "qa", true, None),
+                    step: Step::SwitchExecutionLogs {
+                        to: DeliveryKind::Standard,
+                        auto: false,
+                    },
+                },
+                cq_stage_logging::StagePlan {
+                    stage: stage(ApiType::Rest, "uat", true, None),
+                    step: Step::SwitchExecutionLogs {
+                        to: DeliveryKind::Full,
+                        auto: true,
+                    },
+                },
             ],
         };
         assert_eq!(
@@ -286,6 +316,8 @@ mod tests {
                 "us-east-1: would set the account's API Gateway CloudWatch role to arn:aws:iam::1:role/r",
                 "us-east-1 rest orders (a1) stage dev: would capture (now: execution logging is off)",
                 "us-east-1 http orders (a1) stage json: would restore the recorded settings",
+                "us-east-1 rest orders (a1) stage qa: would switch back to standard execution logs (the Cequence log delivery removed)",
+                "us-east-1 rest orders (a1) stage uat: would try full execution logs (events up to 1 MB; auto keeps standard where AWS refuses the stage)",
             ]
         );
         assert_eq!(

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::calls::CallLog;
 use crate::clients::Clients;
+use crate::delivery_plan::{
+    decide_delivery, DeliveryAction, DeliveryKind, DeliveryRecord, RestDelivery,
+};
 use crate::discovery::{self, HttpStage, Inventory, RestStage};
 use crate::error::Error;
 use crate::model::{ApiType, CaptureSettings, StageStatus};
@@ -19,6 +22,10 @@ use crate::plan::{self, HttpCapture};
 pub enum Step {
     /// Logging would be turned on; `now` says what the stage does today.
     Capture { now: String },
+    /// A captured REST stage's execution logs would switch kind (`cequence_rest_log_delivery`
+    /// changed): to full by making our delivery (with `auto`, where AWS accepts the stage), or
+    /// back to standard by removing it.
+    SwitchExecutionLogs { to: DeliveryKind, auto: bool },
     /// The settings this library recorded would be put back.
     Restore,
     /// Nothing would change: already captured, out of scope, or left to the customer
@@ -75,10 +82,11 @@ pub(crate) fn plan_inventory(
         .cloudwatch_role_arn
         .as_deref()
         .filter(|r| !r.is_empty());
-    let set_account_role = (settings.rest_enabled && !inv.rest.is_empty())
-        .then_some(())
-        .and(account_role.is_none().then_some(given).flatten())
-        .map(str::to_string);
+    // As reconcile: only when REST stages are to be captured and the account has no role.
+    let set_account_role = match (settings.rest_enabled && !inv.rest.is_empty(), account_role) {
+        (true, None) => given.map(str::to_string),
+        _ => None,
+    };
     let can_log = account_role.is_some() || given.is_some();
     let mut stages = Vec::with_capacity(inv.rest.len() + inv.http.len());
     for s in &inv.rest {
@@ -107,12 +115,39 @@ fn rest_step(
         } else {
             Step::Keep
         }
-    } else if can_log && !plan::is_rest_captured(s.all_methods.as_ref()) {
+    } else if !can_log {
+        Step::Keep
+    } else if !plan::is_rest_captured(s.all_methods.as_ref()) {
         Step::Capture { now: now(&stage) }
     } else {
-        Step::Keep
+        delivery_switch(s, settings.rest_delivery)
     };
     StagePlan { stage, step }
+}
+
+/// A captured stage's execution-log kind under `wanted`, as `delivery::apply` decides it. A
+/// recorded delivery is assumed to still exist (reconcile checks, and remakes a missing one);
+/// an unreadable record is left to reconcile, which reports it on the stage.
+fn delivery_switch(s: &RestStage, wanted: RestDelivery) -> Step {
+    let Ok(recorded) = s
+        .delivery_tag
+        .as_deref()
+        .map(DeliveryRecord::decode)
+        .transpose()
+    else {
+        return Step::Keep;
+    };
+    match decide_delivery(wanted, recorded.as_ref()) {
+        DeliveryAction::Create => Step::SwitchExecutionLogs {
+            to: DeliveryKind::Full,
+            auto: wanted == RestDelivery::Auto,
+        },
+        DeliveryAction::Remove(_) => Step::SwitchExecutionLogs {
+            to: DeliveryKind::Standard,
+            auto: false,
+        },
+        DeliveryAction::None | DeliveryAction::Verify(_) => Step::Keep,
+    }
 }
 
 fn http_step(s: &HttpStage, settings: &CaptureSettings) -> StagePlan {
@@ -216,7 +251,14 @@ mod tests {
         assert_eq!(
             steps(&p),
             vec![
-                ("prod".into(), Step::Keep),
+                // Captured with standard logs: `auto` (the default) would try a delivery.
+                (
+                    "prod".into(),
+                    Step::SwitchExecutionLogs {
+                        to: crate::DeliveryKind::Full,
+                        auto: true
+                    }
+                ),
                 ("dev".into(), capture(plan::REST_NOT_LOGGING_REASON)),
                 ("json".into(), capture("access logging is off")),
                 ("$default".into(), Step::Keep),
@@ -256,6 +298,38 @@ mod tests {
             vec![("dev".into(), capture(plan::NO_ROLE_REASON))]
         );
         assert_eq!(p.changes().count(), 1);
+    }
+
+    #[test]
+    fn a_changed_delivery_setting_switches_captured_rest_stages() {
+        let mut full = rest("full", Some(("INFO", true)), true);
+        full.delivery_tag = Some("v1 source=cequence-r1-full destination=cequence-r1-full".into());
+        let inv = Inventory {
+            rest: vec![full, rest("standard", Some(("INFO", true)), true)],
+            ..Inventory::default()
+        };
+        let with = |rest_delivery| CaptureSettings {
+            rest_delivery,
+            ..CaptureSettings::default()
+        };
+        let role = Some("arn:aws:iam::1:role/cw");
+        let switch = |to, auto| Step::SwitchExecutionLogs { to, auto };
+        assert_eq!(
+            steps(&plan_inventory(&inv, role, &with(RestDelivery::Standard))),
+            vec![
+                ("full".into(), switch(DeliveryKind::Standard, false)),
+                ("standard".into(), Step::Keep),
+            ]
+        );
+        assert_eq!(
+            steps(&plan_inventory(&inv, role, &with(RestDelivery::Full))),
+            vec![
+                ("full".into(), Step::Keep),
+                ("standard".into(), switch(DeliveryKind::Full, false)),
+            ]
+        );
+        let auto = plan_inventory(&inv, role, &with(RestDelivery::Auto));
+        assert_eq!(auto.stages[1].step, switch(DeliveryKind::Full, true));
     }
 
     #[test]

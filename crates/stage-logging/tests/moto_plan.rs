@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use cq_stage_logging::{plan, reconcile, Action, CaptureSettings, Clients, Plan, Report, Step};
+use cq_stage_logging::{
+    plan, reconcile, Action, CaptureSettings, Clients, Plan, Report, RestDelivery, Step,
+};
 use cq_test_support::MotoServer;
 
 const REGION: &str = "eu-west-1";
@@ -15,7 +17,7 @@ fn planned(p: &Plan) -> BTreeSet<(String, &'static str)> {
     p.changes()
         .map(|s| {
             let step = match s.step {
-                Step::Capture { .. } => "capture",
+                Step::Capture { .. } | Step::SwitchExecutionLogs { .. } => "capture",
                 Step::Restore => "restore",
                 Step::Keep => "keep",
             };
@@ -84,6 +86,27 @@ async fn the_plan_names_exactly_what_reconcile_then_changes() {
     let again = plan(&clients, &settings).await.unwrap();
     assert_eq!(again.set_account_role, None);
     assert_eq!(planned(&again), BTreeSet::new());
+
+    // Standard execution logs: the two REST stages lose the deliveries capture made (reconcile
+    // reports them as captured again, with standard logs); then full brings them back.
+    let expected: BTreeSet<_> = [
+        key("rest", &rest, "dev", "capture"),
+        key("rest", &rest, "prod", "capture"),
+    ]
+    .into();
+    for rest_delivery in [RestDelivery::Standard, RestDelivery::Full] {
+        let switched = CaptureSettings {
+            rest_delivery,
+            ..settings.clone()
+        };
+        let p = plan(&clients, &switched).await.unwrap();
+        assert_eq!(planned(&p), expected, "{rest_delivery:?}: {p:#?}");
+        assert_eq!(changed(&reconcile(&clients, &switched).await), expected);
+        assert_eq!(
+            planned(&plan(&clients, &switched).await.unwrap()),
+            BTreeSet::new()
+        );
+    }
 
     // Opted in, `$default` is the one change.
     let with_default = CaptureSettings {

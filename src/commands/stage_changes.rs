@@ -37,11 +37,6 @@ pub fn capture_settings(config: &Config) -> CaptureSettings {
     }
 }
 
-/// The settings plain `disable` applies: both types off, which restores what was recorded.
-pub fn disabled_settings() -> CaptureSettings {
-    CaptureSettings::disabled()
-}
-
 /// `region rest orders (abc123) stage prod`: how a stage is named in every line.
 pub fn stage_label(region: &str, s: &StageStatus) -> String {
     format!(
@@ -340,7 +335,7 @@ mod tests {
             on.cloudwatch_role_arn.as_deref(),
             Some("arn:aws:iam::1:role/cw")
         );
-        let off = disabled_settings();
+        let off = CaptureSettings::disabled();
         assert!(!off.rest_enabled && !off.http_enabled && off.cloudwatch_role_arn.is_none());
     }
 }

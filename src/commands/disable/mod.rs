@@ -29,6 +29,7 @@ use crate::plan::stackset::{
     operation_preferences, override_batches, select_instances, BatchTargets, InstanceBatch,
 };
 use crate::progress::Progress;
+use cq_stage_logging::CaptureSettings;
 
 /// `disable`'s flags, as plain values.
 #[derive(Debug, Clone, Default)]
@@ -158,7 +159,7 @@ async fn restore_stage_logging(
     let reports = if destroy {
         stages::restore_all(aws, &regions).await
     } else {
-        stages::reconcile(aws, &regions, &stage_changes::disabled_settings()).await
+        stages::reconcile(aws, &regions, &CaptureSettings::disabled()).await
     };
     let changes = stage_changes::from_reports(&reports);
     for failure in &changes.failures {
